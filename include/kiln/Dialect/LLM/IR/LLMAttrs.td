@@ -1,0 +1,38 @@
+//===- LLMAttrs.td - llm dialect attributes ----------------*- tablegen -*-===//
+#ifndef KILN_DIALECT_LLM_IR_LLMATTRS_TD
+#define KILN_DIALECT_LLM_IR_LLMATTRS_TD
+
+include "kiln/Dialect/LLM/IR/LLMDialect.td"
+include "mlir/IR/AttrTypeBase.td"
+
+def LLM_LoweringConfigAttr : AttrDef<LLM_Dialect, "LoweringConfig"> {
+  let mnemonic = "lowering_config";
+  let summary = "Tile sizes that drive tile-and-fuse of one linalg op";
+  let description = [{
+    Attached to a linalg op under the attribute name `llm.lowering_config`.
+    `distribute` gives one tile size per loop of the op for the outer,
+    parallel level (an `scf.forall`; blocks on a GPU, threads on a CPU);
+    reduction loops must have 0 there. `vector` gives the inner tile sizes
+    (`scf.for` loops, reduction loops included) that are small and static
+    enough to vectorize. A tile size of 0 leaves a loop untiled. The
+    default heuristic (`kiln-assign-lowering-config`) never overwrites a
+    config already present, so tests and tuning can pin tile sizes:
+
+    ```mlir
+    linalg.matmul {llm.lowering_config =
+        #llm.lowering_config<distribute = [1, 64, 0], vector = [1, 8, 16]>}
+    ```
+  }];
+  let parameters = (ins ArrayRefParameter<"int64_t">:$distribute,
+                        ArrayRefParameter<"int64_t">:$vector);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The name under which the config is attached to an op.
+    static constexpr ::llvm::StringLiteral getAttrName() {
+      return ::llvm::StringLiteral("llm.lowering_config");
+    }
+  }];
+}
+
+#endif // KILN_DIALECT_LLM_IR_LLMATTRS_TD

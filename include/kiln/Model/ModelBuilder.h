@@ -1,0 +1,33 @@
+//===- ModelBuilder.h - emit the llm graph of a decoder ---------*- C++ -*-===//
+#ifndef KILN_MODEL_MODELBUILDER_H
+#define KILN_MODEL_MODELBUILDER_H
+
+#include "kiln/Model/ModelConfig.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+namespace kiln {
+
+/// Names of the entry points of a decoder module.
+constexpr llvm::StringLiteral kPrefillFuncName = "prefill";
+constexpr llvm::StringLiteral kDecodeStepFuncName = "decode_step";
+
+/// Argument attribute naming the weight (its Hugging Face tensor name) or
+/// KV-cache buffer an entry-point argument binds to.
+constexpr llvm::StringLiteral kBindingAttrName = "llm.binding";
+
+/// Builds the `llm` graph of a whole decoder: `@prefill` (any number of
+/// tokens) and `@decode_step` (one token per sequence), each calling one
+/// private layer function once per layer. Both entries take
+///   ids [batch, seq] i32, positions [batch, seq] i32, kv_len (index),
+///   the weights (named by `llm.binding`), then per layer a K and a V cache
+///   [batch, max_context, kv_heads, head_dim],
+/// and return the f32 logits [batch, vocab] of the last token and the
+/// updated caches. Batch, sequence and context lengths are dynamic.
+llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
+buildDecoderModule(mlir::MLIRContext &context, const ModelConfig &config);
+
+} // namespace kiln
+
+#endif // KILN_MODEL_MODELBUILDER_H

@@ -1,0 +1,76 @@
+//===- Passes.td - Kiln transformation passes --------------*- tablegen -*-===//
+#ifndef KILN_TRANSFORMS_PASSES_TD
+#define KILN_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AssignLoweringConfig : Pass<"kiln-assign-lowering-config"> {
+  let summary = "Choose tile sizes for every root linalg op";
+  let description = [{
+    Attaches an `#llm.lowering_config` to each linalg op that roots a fusion
+    group. An op is fused into its consumers instead (and gets no config)
+    when it is a `linalg.fill`, when its only user is a linalg op, or when
+    the llm lowering marked it `llm.fuse_into_consumers` (attention scores
+    and row maxima, recomputed per tile instead of materialised) and all its
+    users are linalg ops. A config already present is kept, so IR can pin
+    tile sizes. The sizes come from a target heuristic; see
+    docs/passes/assign-lowering-config.md.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
+           "Target whose heuristic picks the tile sizes (cpu)">
+  ];
+  let dependentDialects = ["::kiln::llm::LLMDialect"];
+}
+
+def TileAndFuse : Pass<"kiln-tile-and-fuse"> {
+  let summary = "Tile root linalg ops by their lowering config and fuse producers";
+  let description = [{
+    For every linalg op that carries an `#llm.lowering_config` (consumers
+    first), tiles it with the upstream TilingInterface driver
+    (`scf::tileConsumerAndFuseProducersUsingSCF`) and fuses its producers
+    into the tile loops.
+
+    `level=distribute` tiles the parallel loops by the config's `distribute`
+    sizes into one `scf.forall` and greedily fuses every producer linalg op
+    that has no config of its own (recomputing multi-use producers marked
+    `llm.fuse_into_consumers` per tile).
+
+    `level=vector` tiles the ops (inside the forall) by the `vector` sizes
+    into `scf.for` loops, reduction loops included, and fuses only
+    elementwise producers that are not destination operands, which is legal
+    under a tiled reduction.
+  }];
+  let options = [
+    Option<"level", "level", "std::string", /*default=*/"\"distribute\"",
+           "Which tile sizes of the config to apply: distribute or vector">
+  ];
+  let dependentDialects = [
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect"
+  ];
+}
+
+def VectorizeLinalg : Pass<"kiln-vectorize"> {
+  let summary = "Vectorize statically shaped linalg ops";
+  let description = [{
+    Calls the upstream linalg vectorizer on every linalg op whose iteration
+    space is static and at most `max-vector-elements` large (the tiles that
+    `kiln-tile-and-fuse level=vector` produced), then folds the
+    transfer/contract patterns. Ops that cannot be vectorized are left as
+    they are and later lowered to loops; `report` emits a remark for each.
+  }];
+  let options = [
+    Option<"maxVectorElements", "max-vector-elements", "int64_t",
+           /*default=*/"4096",
+           "Largest iteration space (in elements) to vectorize">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Emit a remark for every linalg op left unvectorized">
+  ];
+  let dependentDialects = [
+    "::mlir::vector::VectorDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::arith::ArithDialect"
+  ];
+}
+
+#endif // KILN_TRANSFORMS_PASSES_TD

@@ -1,0 +1,42 @@
+//===- LLMDialect.cpp - the llm dialect -----------------------------------===//
+#include "kiln/Dialect/LLM/IR/LLMDialect.h"
+#include "kiln/Dialect/LLM/IR/LLMOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace kiln::llm;
+
+#include "kiln/Dialect/LLM/IR/LLMDialect.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "kiln/Dialect/LLM/IR/LLMAttrs.cpp.inc"
+
+void LLMDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "kiln/Dialect/LLM/IR/LLMOps.cpp.inc"
+      >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "kiln/Dialect/LLM/IR/LLMAttrs.cpp.inc"
+      >();
+}
+
+LogicalResult
+LoweringConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                           ArrayRef<int64_t> distribute,
+                           ArrayRef<int64_t> vector) {
+  if (!distribute.empty() && !vector.empty() &&
+      distribute.size() != vector.size())
+    return emitError() << "lowering_config: 'distribute' has "
+                       << distribute.size() << " tile sizes but 'vector' has "
+                       << vector.size();
+  for (int64_t size : llvm::concat<const int64_t>(distribute, vector))
+    if (size < 0)
+      return emitError() << "lowering_config: tile sizes must be >= 0, got "
+                         << size;
+  return success();
+}

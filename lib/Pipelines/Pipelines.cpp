@@ -1,0 +1,66 @@
+//===- Pipelines.cpp - Kiln's named pass pipelines ------------------------===//
+//
+// Stages are written as textual pipelines of registered passes: the text is
+// what a user would pass to kiln-opt to reproduce one stage by hand.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/Pipelines/Pipelines.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+namespace {
+void addTextualPipeline(OpPassManager &pm, llvm::StringRef text) {
+  std::string errors;
+  llvm::raw_string_ostream os(errors);
+  if (failed(parsePassPipeline(text, pm, os)))
+    llvm::report_fatal_error(llvm::Twine("kiln: bad built-in pipeline '") +
+                             text + "': " + errors);
+}
+} // namespace
+
+void kiln::buildCpuLowerToLinalgPipeline(OpPassManager &pm) {
+  addTextualPipeline(pm, "kiln-convert-llm-to-linalg,canonicalize,cse");
+}
+
+void kiln::buildCpuTilePipeline(OpPassManager &pm) {
+  addTextualPipeline(pm, "kiln-assign-lowering-config{target=cpu},"
+                         "kiln-tile-and-fuse{level=distribute},canonicalize,cse,"
+                         "kiln-tile-and-fuse{level=vector},canonicalize,cse,"
+                         "kiln-vectorize,canonicalize,cse");
+}
+
+void kiln::buildCpuBufferizePipeline(OpPassManager &pm) {
+  // Function boundaries are bufferized too, so that the KV cache arguments
+  // are written in place and the layer function returns no copy of them.
+  addTextualPipeline(
+      pm, "eliminate-empty-tensors,empty-tensor-to-alloc-tensor,"
+          "one-shot-bufferize{bufferize-function-boundaries "
+          "function-boundary-type-conversion=identity-layout-map},"
+          "canonicalize,cse,drop-equivalent-buffer-results,"
+          "buffer-results-to-out-params,canonicalize,"
+          "buffer-deallocation-pipeline,canonicalize");
+}
+
+void kiln::buildCpuToLLVMPipeline(OpPassManager &pm) {
+  addTextualPipeline(
+      pm, "func.func(convert-linalg-to-loops),scf-forall-to-for,"
+          "lower-vector-multi-reduction,convert-vector-to-scf,"
+          "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+          "convert-vector-to-llvm,convert-math-to-llvm,"
+          "arith-expand{include-bf16 include-f8e8m0 include-f4e2m1},"
+          "convert-arith-to-llvm,convert-index-to-llvm,"
+          "finalize-memref-to-llvm,convert-cf-to-llvm,convert-func-to-llvm,"
+          "reconcile-unrealized-casts,canonicalize,cse");
+}
+
+void kiln::buildCpuPipeline(OpPassManager &pm) {
+  buildCpuLowerToLinalgPipeline(pm);
+  buildCpuTilePipeline(pm);
+  buildCpuBufferizePipeline(pm);
+  buildCpuToLLVMPipeline(pm);
+}

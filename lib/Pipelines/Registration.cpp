@@ -1,0 +1,46 @@
+//===- Registration.cpp - register Kiln's dialects, passes, pipelines -----===//
+#include "kiln/Conversion/Passes.h"
+#include "kiln/Dialect/LLM/IR/LLMDialect.h"
+#include "kiln/Pipelines/Pipelines.h"
+#include "kiln/Transforms/Passes.h"
+
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassRegistry.h"
+
+using namespace mlir;
+
+void kiln::registerKilnDialects(DialectRegistry &registry) {
+  registry.insert<llm::LLMDialect>();
+  // The upstream dialects the pipelines go through, with their external
+  // interface models (bufferization, tiling, LLVM translation).
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+}
+
+void kiln::registerKilnPassesAndPipelines() {
+  registerAllPasses();
+  registerKilnConversionPasses();
+  registerKilnTransformsPasses();
+
+  PassPipelineRegistration<>("kiln-cpu-lower-to-linalg",
+                             "CPU stage 1: llm ops to linalg on tensors",
+                             buildCpuLowerToLinalgPipeline);
+  PassPipelineRegistration<>(
+      "kiln-cpu-tile",
+      "CPU stage 2: lowering configs, tile-and-fuse, vectorization",
+      buildCpuTilePipeline);
+  PassPipelineRegistration<>(
+      "kiln-cpu-bufferize",
+      "CPU stage 3: One-Shot Bufferize, out-params, deallocation",
+      buildCpuBufferizePipeline);
+  PassPipelineRegistration<>("kiln-cpu-to-llvm",
+                             "CPU stage 4: loops and vectors to the LLVM "
+                             "dialect",
+                             buildCpuToLLVMPipeline);
+  PassPipelineRegistration<>(
+      "kiln-cpu-pipeline",
+      "The whole CPU pipeline: llm on tensors to the LLVM dialect",
+      buildCpuPipeline);
+}

@@ -1,0 +1,132 @@
+//===- LoweringConfig.cpp - reading and choosing tile sizes ---------------===//
+#include "kiln/Transforms/LoweringConfig.h"
+#include "kiln/Transforms/Passes.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+using namespace mlir;
+using namespace kiln;
+
+llm::LoweringConfigAttr kiln::getLoweringConfig(Operation *op) {
+  return op->getAttrOfType<llm::LoweringConfigAttr>(
+      llm::LoweringConfigAttr::getAttrName());
+}
+
+bool kiln::isFusedIntoConsumers(linalg::LinalgOp op) {
+  if (isa<linalg::FillOp>(op.getOperation()))
+    return true;
+  if (getLoweringConfig(op))
+    return false;
+  if (op->getNumResults() != 1 || op->getResult(0).use_empty())
+    return false;
+  bool allLinalgUsers = llvm::all_of(op->getResult(0).getUsers(),
+                                     [&](Operation *user) {
+                                       return isa<linalg::LinalgOp>(user) &&
+                                              user->getBlock() ==
+                                                  op->getBlock();
+                                     });
+  if (!allLinalgUsers)
+    return false;
+  return op->getResult(0).hasOneUse() ||
+         op->hasAttr(kFuseIntoConsumersAttrName);
+}
+
+namespace {
+/// The largest divisor of `extent` that is at most `limit`.
+int64_t divisorAtMost(int64_t extent, int64_t limit) {
+  for (int64_t t = std::min(extent, limit); t > 1; --t)
+    if (extent % t == 0)
+      return t;
+  return 1;
+}
+
+/// Whether the fusion group rooted at `op` contains a matmul.
+bool groupHasMatmul(linalg::LinalgOp op) {
+  if (isa<linalg::MatmulOp>(op.getOperation()))
+    return true;
+  for (Value operand : op->getOperands()) {
+    auto producer = operand.getDefiningOp<linalg::LinalgOp>();
+    if (producer && isFusedIntoConsumers(producer) && groupHasMatmul(producer))
+      return true;
+  }
+  return false;
+}
+} // namespace
+
+llm::LoweringConfigAttr kiln::chooseCpuLoweringConfig(linalg::LinalgOp op) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  int64_t numLoops = ranges.size();
+  int64_t lastParallel = -1, innermostDynamicParallel = -1;
+  for (int64_t i = 0; i < numLoops; ++i) {
+    if (iters[i] != utils::IteratorType::parallel)
+      continue;
+    lastParallel = i;
+    if (ShapedType::isDynamic(ranges[i]))
+      innermostDynamicParallel = i;
+  }
+  bool hasMatmul = groupHasMatmul(op);
+
+  // Outer level: rows of tokens in blocks of 8, one head/batch at a time,
+  // and for matmuls blocks of at most 64 output features so that a block of
+  // weights is reused by all the tokens of the tile.
+  SmallVector<int64_t> distribute(numLoops, 0);
+  for (int64_t i = 0; i < numLoops; ++i) {
+    if (iters[i] != utils::IteratorType::parallel)
+      continue;
+    if (ShapedType::isDynamic(ranges[i]))
+      distribute[i] = i == innermostDynamicParallel ? 8 : 1;
+    else if (i == lastParallel)
+      distribute[i] = hasMatmul ? divisorAtMost(ranges[i], 64) : 0;
+    else
+      distribute[i] = 1;
+  }
+
+  // Inner level: static tiles, at most 8 wide on the innermost parallel loop
+  // and 64 deep on static reductions. If a loop cannot be made static, the
+  // op is left to loops rather than tiled pointlessly.
+  SmallVector<int64_t> vector(numLoops, 0);
+  bool allStatic = true;
+  for (int64_t i = 0; i < numLoops; ++i) {
+    int64_t extent = distribute[i] ? distribute[i] : ranges[i];
+    bool dynamic = ShapedType::isDynamic(ranges[i]) && distribute[i] == 0;
+    if (iters[i] == utils::IteratorType::parallel) {
+      if (dynamic) {
+        vector[i] = 1;
+      } else if (i == lastParallel) {
+        vector[i] = divisorAtMost(extent, 8);
+      } else {
+        vector[i] = 1;
+      }
+    } else if (dynamic) {
+      allStatic = false;
+    } else {
+      vector[i] = divisorAtMost(extent, 64);
+    }
+  }
+  if (!allStatic)
+    vector.assign(numLoops, 0);
+  return llm::LoweringConfigAttr::get(op->getContext(), distribute, vector);
+}
+
+LogicalResult kiln::verifyLoweringConfig(linalg::LinalgOp op,
+                                         llm::LoweringConfigAttr config) {
+  int64_t numLoops = op.getNumLoops();
+  auto checkSize = [&](ArrayRef<int64_t> sizes, StringRef name) -> LogicalResult {
+    if (sizes.empty() || int64_t(sizes.size()) == numLoops)
+      return success();
+    return op->emitOpError("lowering_config '")
+           << name << "' has " << sizes.size() << " tile sizes but the op has "
+           << numLoops << " loops";
+  };
+  if (failed(checkSize(config.getDistribute(), "distribute")) ||
+      failed(checkSize(config.getVector(), "vector")))
+    return failure();
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  for (auto [i, size] : llvm::enumerate(config.getDistribute()))
+    if (size != 0 && iters[i] == utils::IteratorType::reduction)
+      return op->emitOpError("lowering_config 'distribute' tiles reduction "
+                             "loop ")
+             << i << "; only parallel loops can be distributed";
+  return success();
+}

@@ -1,0 +1,193 @@
+//===- kiln-compile.cpp - build and compile a decoder graph ---------------===//
+//
+// Until the artifact format exists (runtime issue), kiln-compile builds the
+// llm graph of a built-in model config, runs the CPU pipeline stage by stage
+// with progress on stderr, writes the requested form and prints a summary.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/Model/ModelBuilder.h"
+#include "kiln/Pipelines/Pipelines.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+using namespace mlir;
+using namespace kiln;
+
+namespace cl = llvm::cl;
+
+static cl::OptionCategory kCategory("kiln-compile options");
+static cl::opt<std::string>
+    builtinModel("builtin",
+                 cl::desc("Built-in model config to compile (tiny, "
+                          "llama3-8b)"),
+                 cl::init("tiny"), cl::cat(kCategory));
+static cl::opt<std::string> dtypeOpt(
+    "dtype", cl::desc("Weight and activation type: f32, f16 or bf16 "
+                      "(default: the model's own)"),
+    cl::init(""), cl::cat(kCategory));
+static cl::opt<int64_t> layersOpt(
+    "num-layers", cl::desc("Override the number of layers (0: keep)"),
+    cl::init(0), cl::cat(kCategory));
+enum class Emit { LLM, Linalg, Tiled, Bufferized, LLVMDialect, LLVMIR };
+static cl::opt<Emit> emitOpt(
+    "emit", cl::desc("What to write to the output"),
+    cl::values(clEnumValN(Emit::LLM, "llm", "the llm graph"),
+               clEnumValN(Emit::Linalg, "linalg", "linalg on tensors"),
+               clEnumValN(Emit::Tiled, "tiled", "tiled and vectorized"),
+               clEnumValN(Emit::Bufferized, "bufferized", "on memrefs"),
+               clEnumValN(Emit::LLVMDialect, "llvm", "the LLVM dialect"),
+               clEnumValN(Emit::LLVMIR, "llvmir", "LLVM IR")),
+    cl::init(Emit::LLVMIR), cl::cat(kCategory));
+static cl::opt<std::string> outputOpt("o", cl::desc("Output file ('-' for "
+                                                    "stdout; none: summary "
+                                                    "only)"),
+                                      cl::value_desc("file"), cl::init(""),
+                                      cl::cat(kCategory));
+static cl::opt<bool> quietOpt("quiet", cl::desc("No progress on stderr"),
+                              cl::init(false), cl::cat(kCategory));
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+size_t countOps(Operation *op) {
+  size_t n = 0;
+  op->walk([&](Operation *) { ++n; });
+  return n;
+}
+
+int fail(const llvm::Twine &msg) {
+  llvm::errs() << "kiln-compile: error: " << msg << "\n";
+  return 1;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  registerKilnPassesAndPipelines();
+  cl::HideUnrelatedOptions(kCategory);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "Kiln: compile a decoder graph for the CPU\n");
+
+  llvm::Expected<ModelConfig> cfgOr = ModelConfig::builtin(builtinModel);
+  if (!cfgOr)
+    return fail(llvm::toString(cfgOr.takeError()));
+  ModelConfig cfg = *cfgOr;
+  if (!dtypeOpt.empty()) {
+    std::optional<DType> dt = parseDType(dtypeOpt);
+    if (!dt)
+      return fail("--dtype: expected f32, f16 or bf16, got '" + dtypeOpt +
+                  "'");
+    cfg.dtype = *dt;
+  }
+  if (layersOpt < 0)
+    return fail("--num-layers must be >= 0");
+  if (layersOpt > 0)
+    cfg.numLayers = layersOpt;
+
+  DialectRegistry registry;
+  registerKilnDialects(registry);
+  registerAllToLLVMIRTranslations(registry);
+  MLIRContext context(registry);
+  context.disableMultithreading();
+
+  auto progress = [&](const llvm::Twine &msg) {
+    if (!quietOpt)
+      llvm::errs() << "[kiln-compile] " << msg << "\n";
+  };
+  Clock::time_point total = Clock::now();
+  progress(llvm::formatv("model '{0}': {1} layers, hidden {2}, {3}/{4} heads, "
+                         "{5:F1}M parameters, {6}",
+                         cfg.name, cfg.numLayers, cfg.hiddenSize, cfg.numHeads,
+                         cfg.numKvHeads, cfg.numParameters() / 1e6,
+                         dtypeName(cfg.dtype)));
+
+  Clock::time_point start = Clock::now();
+  auto moduleOr = buildDecoderModule(context, cfg);
+  if (!moduleOr)
+    return fail(llvm::toString(moduleOr.takeError()));
+  OwningOpRef<ModuleOp> module = std::move(*moduleOr);
+  struct StageReport {
+    std::string name;
+    double seconds;
+    size_t ops;
+  };
+  SmallVector<StageReport> report = {
+      {"build llm graph", secondsSince(start), countOps(*module)}};
+  progress(llvm::formatv("  build llm graph   {0,6:F2}s  {1} ops",
+                         report.back().seconds, report.back().ops));
+
+  struct Stage {
+    const char *name;
+    Emit after;
+    void (*build)(OpPassManager &);
+  } stages[] = {{"lower to linalg", Emit::Linalg, buildCpuLowerToLinalgPipeline},
+                {"tile and fuse", Emit::Tiled, buildCpuTilePipeline},
+                {"bufferize", Emit::Bufferized, buildCpuBufferizePipeline},
+                {"lower to LLVM", Emit::LLVMDialect, buildCpuToLLVMPipeline}};
+  for (const Stage &stage : stages) {
+    if (emitOpt < stage.after)
+      break;
+    start = Clock::now();
+    PassManager pm(&context);
+    stage.build(pm);
+    if (failed(pm.run(*module)))
+      return fail(llvm::Twine("the '") + stage.name + "' stage failed");
+    report.push_back({stage.name, secondsSince(start), countOps(*module)});
+    progress(llvm::formatv("  {0,-17} {1,6:F2}s  {2} ops", stage.name,
+                           report.back().seconds, report.back().ops));
+  }
+
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (emitOpt == Emit::LLVMIR) {
+    start = Clock::now();
+    llvm::LLVMContext llvmContext;
+    std::unique_ptr<llvm::Module> llvmModule =
+        translateModuleToLLVMIR(*module, llvmContext);
+    if (!llvmModule)
+      return fail("translation to LLVM IR failed");
+    llvmModule->print(os, nullptr);
+    report.push_back({"translate", secondsSince(start),
+                      llvmModule->getFunctionList().size()});
+    progress(llvm::formatv("  translate         {0,6:F2}s  {1} LLVM functions",
+                           report.back().seconds, report.back().ops));
+  } else {
+    module->print(os);
+  }
+
+  if (!outputOpt.empty()) {
+    std::string err;
+    auto out = openOutputFile(outputOpt, &err);
+    if (!out)
+      return fail("cannot write '" + outputOpt + "': " + err);
+    out->os() << text;
+    out->keep();
+  }
+
+  llvm::outs() << llvm::formatv(
+      "kiln-compile: {0} ({1}, {2} layers) -> {3}: {4} bytes in {5:F2}s\n",
+      cfg.name, dtypeName(cfg.dtype), cfg.numLayers,
+      outputOpt.empty() ? std::string("(summary only)") : outputOpt.getValue(),
+      text.size(), secondsSince(total));
+  return 0;
+}
