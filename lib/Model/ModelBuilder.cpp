@@ -85,8 +85,8 @@ private:
 
   /// [b, s, heads * head_dim] -> [b, s, heads, head_dim]
   Value splitHeads(Value x, int64_t seq, int64_t heads) {
-    Value batch = tensor::DimOp::create(b, loc, x, 0);
-    Value seqLen = tensor::DimOp::create(b, loc, x, 1);
+    OpFoldResult batch = tensor::getMixedSize(b, loc, x, 0);
+    OpFoldResult seqLen = tensor::getMixedSize(b, loc, x, 1);
     return tensor::ExpandShapeOp::create(
         b, loc, tensor({kDyn, seq, heads, cfg.headDim}), x,
         ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}},

@@ -38,23 +38,21 @@ void kiln::buildCpuBufferizePipeline(OpPassManager &pm) {
   // Function boundaries are bufferized too, so that the KV cache arguments
   // are written in place and the layer function returns no copy of them.
   addTextualPipeline(
-      pm, "eliminate-empty-tensors,empty-tensor-to-alloc-tensor,"
-          "one-shot-bufferize{bufferize-function-boundaries "
-          "function-boundary-type-conversion=identity-layout-map},"
-          "canonicalize,cse,drop-equivalent-buffer-results,"
-          "buffer-results-to-out-params,canonicalize,"
+      pm, "kiln-bufferize,canonicalize,cse,"
+          "canonicalize,"
           "buffer-deallocation-pipeline,canonicalize");
 }
 
 void kiln::buildCpuToLLVMPipeline(OpPassManager &pm) {
   addTextualPipeline(
       pm, "func.func(convert-linalg-to-loops),scf-forall-to-for,"
-          "lower-vector-multi-reduction,convert-vector-to-scf,"
+          "func.func(lower-vector-multi-reduction),convert-vector-to-scf,"
           "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
           "convert-vector-to-llvm,convert-math-to-llvm,"
           "arith-expand{include-bf16 include-f8e8m0 include-f4e2m1},"
           "convert-arith-to-llvm,convert-index-to-llvm,"
           "finalize-memref-to-llvm,convert-cf-to-llvm,convert-func-to-llvm,"
+          "convert-ub-to-llvm,"
           "reconcile-unrealized-casts,canonicalize,cse");
 }
 

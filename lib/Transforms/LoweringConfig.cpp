@@ -40,9 +40,9 @@ int64_t divisorAtMost(int64_t extent, int64_t limit) {
   return 1;
 }
 
-/// Whether the fusion group rooted at `op` contains a matmul.
+/// Whether the fusion group rooted at `op` contains a matmul or contraction.
 bool groupHasMatmul(linalg::LinalgOp op) {
-  if (isa<linalg::MatmulOp>(op.getOperation()))
+  if (isa<linalg::MatmulOp, linalg::ContractOp>(op.getOperation()))
     return true;
   for (Value operand : op->getOperands()) {
     auto producer = operand.getDefiningOp<linalg::LinalgOp>();

@@ -2,12 +2,16 @@
 #ifndef KILN_TRANSFORMS_PASSES_H
 #define KILN_TRANSFORMS_PASSES_H
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 #include "llvm/ADT/StringRef.h"
 
 namespace mlir {
 namespace affine { class AffineDialect; }
 namespace arith { class ArithDialect; }
+namespace bufferization { class BufferizationDialect; }
+namespace linalg { class LinalgDialect; }
+namespace memref { class MemRefDialect; }
 namespace scf { class SCFDialect; }
 namespace tensor { class TensorDialect; }
 namespace vector { class VectorDialect; }

@@ -73,4 +73,25 @@ def VectorizeLinalg : Pass<"kiln-vectorize"> {
   ];
 }
 
+def Bufferize : Pass<"kiln-bufferize", "::mlir::ModuleOp"> {
+  let summary = "One-Shot Bufferize the whole module with Kiln's options";
+  let description = [{
+    Runs upstream One-Shot Module Bufferize over the module, function
+    boundaries included (identity-layout memrefs at the boundaries), so that
+    a tensor argument written through `tensor.insert_slice` /
+    `tensor.parallel_insert_slice` (the KV caches) is written in place and
+    a function returning it returns the argument's own buffer. Copies that
+    bufferization must insert are `linalg.copy` ops (legal in device code
+    and lowered to loops on the CPU) instead of `memref.copy`, which needs a
+    runtime library. Empty tensors are eliminated first, so that results are
+    computed directly into their destination. Public functions then stop
+    returning the arguments they updated in place: their callers own those
+    buffers already.
+  }];
+  let dependentDialects = [
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::linalg::LinalgDialect"
+  ];
+}
+
 #endif // KILN_TRANSFORMS_PASSES_TD

@@ -218,28 +218,43 @@ struct LinearLowering : OpConversionPattern<llm::LinearOp> {
           bias = adaptor.getBias();
     auto inputType = tensorType(input);
     Type elemType = inputType.getElementType();
-    SmallVector<OpFoldResult> inputSizes = sizesOf(rewriter, loc, input);
+    unsigned rank = inputType.getRank();
 
-    // [batch, seq, in] -> [tokens, in] so that the product is a matmul.
-    Value lhs = input;
-    if (inputType.getRank() == 3)
-      lhs = tensor::CollapseShapeOp::create(
-          rewriter, loc, input, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
-    Value acc = matmulTransposedB(rewriter, loc, lhs, weight);
+    // out[..., n] = sum_k x[..., k] * w[n, k] as one linalg.contract over
+    // the input's own leading dims: no reshape of [batch, seq], whose
+    // dynamic split upstream's expand-strided-metadata cannot lower.
+    SmallVector<OpFoldResult> outSizes = sizesOf(rewriter, loc, input);
+    outSizes.back() = tensor::getMixedSize(rewriter, loc, weight, 0);
+    Value acc = filledTensor(rewriter, loc, outSizes, rewriter.getF32Type(),
+                             rewriter.getF32FloatAttr(0));
+    // Loops: the leading dims, then n, then k.
+    unsigned numLoops = rank + 1, n = rank - 1, k = rank;
+    SmallVector<unsigned> lead = llvm::to_vector(llvm::seq<unsigned>(n));
+    SmallVector<unsigned> xDims = lead, outDims = lead;
+    xDims.push_back(k);
+    outDims.push_back(n);
+    SmallVector<Attribute> maps = {
+        AffineMapAttr::get(dimsMap(ctx, numLoops, xDims)),
+        AffineMapAttr::get(dimsMap(ctx, numLoops, {n, k})),
+        AffineMapAttr::get(dimsMap(ctx, numLoops, outDims))};
+    auto contract = linalg::ContractOp::create(
+        rewriter, loc, TypeRange{acc.getType()}, ValueRange{input, weight},
+        ValueRange{acc}, ArrayAttr::get(ctx, maps));
+    Value out = contract.getResult(0);
 
     // Epilogue: bias and rounding to the activation type.
-    Value out = acc;
     if (bias || !elemType.isF32()) {
-      SmallVector<Value> inputs = {acc};
-      SmallVector<AffineMap> maps = {dimsMap(ctx, 2, {0, 1})};
+      SmallVector<unsigned> all = llvm::to_vector(llvm::seq<unsigned>(rank));
+      SmallVector<Value> inputs = {out};
+      SmallVector<AffineMap> epilogueMaps = {dimsMap(ctx, rank, all)};
       if (bias) {
         inputs.push_back(bias);
-        maps.push_back(dimsMap(ctx, 2, {1}));
+        epilogueMaps.push_back(dimsMap(ctx, rank, {rank - 1}));
       }
-      maps.push_back(dimsMap(ctx, 2, {0, 1}));
-      Value init = emptyTensor(rewriter, loc, sizesOf(rewriter, loc, acc),
-                               elemType);
-      out = makeGeneric(rewriter, loc, inputs, init, maps, {kPar, kPar},
+      epilogueMaps.push_back(dimsMap(ctx, rank, all));
+      Value init = emptyTensor(rewriter, loc, outSizes, elemType);
+      out = makeGeneric(rewriter, loc, inputs, init, epilogueMaps,
+                        SmallVector<IteratorType>(rank, kPar),
                         [&](OpBuilder &b, Location l, ValueRange args) {
                           Value v = args[0];
                           if (bias)
@@ -248,15 +263,9 @@ struct LinearLowering : OpConversionPattern<llm::LinearOp> {
                           return fromF32(b, l, v, elemType);
                         });
     }
-    if (inputType.getRank() == 3) {
-      SmallVector<OpFoldResult> outSizes = {
-          inputSizes[0], inputSizes[1],
-          tensor::getMixedSize(rewriter, loc, weight, 0)};
-      auto outType = op.getResult().getType();
-      out = tensor::ExpandShapeOp::create(
-          rewriter, loc, outType, out,
-          ArrayRef<ReassociationIndices>{{0, 1}, {2}}, outSizes);
-    }
+    if (out.getType() != op.getResult().getType())
+      out = tensor::CastOp::create(rewriter, loc, op.getResult().getType(),
+                                   out);
     rewriter.replaceOp(op, out);
     return success();
   }

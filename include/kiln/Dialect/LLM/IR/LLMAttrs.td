@@ -25,7 +25,9 @@ def LLM_LoweringConfigAttr : AttrDef<LLM_Dialect, "LoweringConfig"> {
   }];
   let parameters = (ins ArrayRefParameter<"int64_t">:$distribute,
                         ArrayRefParameter<"int64_t">:$vector);
-  let assemblyFormat = "`<` struct(params) `>`";
+  let assemblyFormat = [{
+    `<` `distribute` `=` `[` $distribute `]` `,` `vector` `=` `[` $vector `]` `>`
+  }];
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     /// The name under which the config is attached to an op.

@@ -1,0 +1,75 @@
+//===- Bufferize.cpp - One-Shot Bufferize with Kiln's options -------------===//
+#include "kiln/Transforms/Passes.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotModuleBufferize.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Transforms.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace kiln {
+#define GEN_PASS_DEF_BUFFERIZE
+#include "kiln/Transforms/Passes.h.inc"
+} // namespace kiln
+
+using namespace mlir;
+using namespace kiln;
+
+namespace {
+struct BufferizePass final : kiln::impl::BufferizeBase<BufferizePass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    bufferization::OneShotBufferizationOptions options;
+    options.bufferizeFunctionBoundaries = true;
+    options.setFunctionBoundaryTypeConversion(
+        bufferization::LayoutMapOption::IdentityLayoutMap);
+    options.memCpyFn = [](OpBuilder &b, Location loc, Value from,
+                          Value to) -> LogicalResult {
+      linalg::CopyOp::create(b, loc, from, to);
+      return success();
+    };
+
+    IRRewriter rewriter(&getContext());
+    if (failed(bufferization::eliminateEmptyTensors(rewriter, module)))
+      return signalPassFailure();
+    bufferization::BufferizationState state;
+    if (failed(bufferization::runOneShotModuleBufferize(module, options,
+                                                        state)))
+      return signalPassFailure();
+    // Private functions (the layer bodies) stop returning the buffers that
+    // are their own arguments; call sites then use the arguments directly.
+    if (failed(bufferization::dropEquivalentBufferResults(module)))
+      return signalPassFailure();
+    for (auto func : module.getOps<func::FuncOp>())
+      if (func.isPublic() && !func.isExternal())
+        dropReturnedArguments(func);
+  }
+
+  /// Public entry points return the buffers they updated in place (the KV
+  /// caches) as their own arguments. Returning them would only make the
+  /// deallocation pipeline clone them, so they are dropped from the
+  /// signature: the caller already owns them.
+  void dropReturnedArguments(func::FuncOp func) {
+    auto ret = cast<func::ReturnOp>(func.getBody().back().getTerminator());
+    llvm::BitVector erase(func.getNumResults());
+    SmallVector<Value> kept;
+    for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
+      auto arg = dyn_cast<BlockArgument>(value);
+      if (arg && arg.getOwner() == &func.getBody().front())
+        erase.set(i);
+      else
+        kept.push_back(value);
+    }
+    if (erase.none())
+      return;
+    OpBuilder b(ret);
+    func::ReturnOp::create(b, ret.getLoc(), kept);
+    ret.erase();
+    (void)func.eraseResults(erase);
+  }
+};
+} // namespace
