@@ -184,7 +184,9 @@ int main(int argc, char **argv) {
     out->keep();
   }
 
-  llvm::outs() << llvm::formatv(
+  // The summary goes to stderr when the IR itself goes to stdout.
+  llvm::raw_ostream &summary = outputOpt == "-" ? llvm::errs() : llvm::outs();
+  summary << llvm::formatv(
       "kiln-compile: {0} ({1}, {2} layers) -> {3}: {4} bytes in {5:F2}s\n",
       cfg.name, dtypeName(cfg.dtype), cfg.numLayers,
       outputOpt.empty() ? std::string("(summary only)") : outputOpt.getValue(),

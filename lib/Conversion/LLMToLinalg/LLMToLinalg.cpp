@@ -598,6 +598,18 @@ struct ConvertLLMToLinalgPass final
     : kiln::impl::ConvertLLMToLinalgBase<ConvertLLMToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
+    // Shapes the lowering cannot handle get a diagnostic naming the reason
+    // instead of a bare "failed to legalize".
+    WalkResult unsupported = getOperation()->walk([](llm::RMSNormOp op) {
+      auto type = cast<RankedTensorType>(op.getInput().getType());
+      if (type.getRank() > 0 && !type.isDynamicDim(type.getRank() - 1))
+        return WalkResult::advance();
+      op.emitOpError("cannot be lowered: the normalised (last) dimension "
+                     "must be static");
+      return WalkResult::interrupt();
+    });
+    if (unsupported.wasInterrupted())
+      return signalPassFailure();
     ConversionTarget target(*ctx);
     target.addIllegalDialect<llm::LLMDialect>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });

@@ -1,0 +1,16 @@
+// RUN: kiln-opt %s --kiln-convert-llm-to-linalg --canonicalize --cse | FileCheck %s
+
+// One row per (batch, token), inserted into the cache itself (shared_outs)
+// at the token's position: One-Shot Bufferize writes it in place.
+// CHECK-LABEL: func.func @kv_cache_write
+// CHECK-SAME:    (%[[CACHE:.*]]: tensor<?x?x2x4xf32>, %[[NEW:.*]]: tensor<?x?x2x4xf32>, %[[POS:.*]]: tensor<?x?xi32>)
+// CHECK:         scf.forall (%[[B:.*]], %[[S:.*]]) in ({{.*}}) shared_outs(%[[DEST:.*]] = %[[CACHE]])
+// CHECK:           %[[P:.*]] = tensor.extract %[[POS]][%[[B]], %[[S]]]
+// CHECK:           %[[PI:.*]] = arith.index_cast %[[P]] : i32 to index
+// CHECK:           %[[ROW:.*]] = tensor.extract_slice %[[NEW]][%[[B]], %[[S]], 0, 0] [1, 1, 2, 4]
+// CHECK:           scf.forall.in_parallel
+// CHECK:             tensor.parallel_insert_slice %[[ROW]] into %[[DEST]][%[[B]], %[[PI]], 0, 0] [1, 1, 2, 4]
+func.func @kv_cache_write(%c: tensor<?x?x2x4xf32>, %u: tensor<?x?x2x4xf32>, %p: tensor<?x?xi32>) -> tensor<?x?x2x4xf32> {
+  %0 = llm.kv_cache_write %c, %u, %p : (tensor<?x?x2x4xf32>, tensor<?x?x2x4xf32>, tensor<?x?xi32>) -> tensor<?x?x2x4xf32>
+  return %0 : tensor<?x?x2x4xf32>
+}
