@@ -28,10 +28,18 @@ struct AssignLoweringConfigPass final
         return succeeded(verifyLoweringConfig(op, config))
                    ? WalkResult::advance()
                    : WalkResult::interrupt();
-      if (isFusedIntoConsumers(op))
+      bool isRoot = !isFusedIntoConsumers(op);
+      // Fused reductions (the contraction under an epilogue, a row sum) are
+      // hot loops of their own: they keep an inner-level config.
+      bool hotFusedLoop = !isa<linalg::FillOp>(op.getOperation()) &&
+                          op.getNumReductionLoops() > 0;
+      if (!isRoot && !hotFusedLoop)
         return WalkResult::advance();
-      op->setAttr(llm::LoweringConfigAttr::getAttrName(),
-                  chooseCpuLoweringConfig(op));
+      llm::LoweringConfigAttr config = chooseCpuLoweringConfig(op, isRoot);
+      if (!isRoot && llvm::all_of(config.getVector(),
+                                  [](int64_t s) { return s == 0; }))
+        return WalkResult::advance();
+      op->setAttr(llm::LoweringConfigAttr::getAttrName(), config);
       return WalkResult::advance();
     });
     if (result.wasInterrupted())

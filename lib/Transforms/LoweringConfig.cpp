@@ -12,10 +12,15 @@ llm::LoweringConfigAttr kiln::getLoweringConfig(Operation *op) {
       llm::LoweringConfigAttr::getAttrName());
 }
 
+bool kiln::isDistributionRoot(Operation *op) {
+  llm::LoweringConfigAttr config = getLoweringConfig(op);
+  return config && !config.getDistribute().empty();
+}
+
 bool kiln::isFusedIntoConsumers(linalg::LinalgOp op) {
   if (isa<linalg::FillOp>(op.getOperation()))
     return true;
-  if (getLoweringConfig(op))
+  if (isDistributionRoot(op))
     return false;
   if (op->getNumResults() != 1 || op->getResult(0).use_empty())
     return false;
@@ -53,7 +58,8 @@ bool groupHasMatmul(linalg::LinalgOp op) {
 }
 } // namespace
 
-llm::LoweringConfigAttr kiln::chooseCpuLoweringConfig(linalg::LinalgOp op) {
+llm::LoweringConfigAttr kiln::chooseCpuLoweringConfig(linalg::LinalgOp op,
+                                                      bool isRoot) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
   int64_t numLoops = ranges.size();
@@ -89,7 +95,9 @@ llm::LoweringConfigAttr kiln::chooseCpuLoweringConfig(linalg::LinalgOp op) {
   bool allStatic = true;
   for (int64_t i = 0; i < numLoops; ++i) {
     int64_t extent = distribute[i] ? distribute[i] : ranges[i];
-    bool dynamic = ShapedType::isDynamic(ranges[i]) && distribute[i] == 0;
+    // A distributed dynamic loop has a dynamic tile too (the last one is
+    // partial), so only tile size 1 makes it static.
+    bool dynamic = ShapedType::isDynamic(ranges[i]);
     if (iters[i] == utils::IteratorType::parallel) {
       if (dynamic) {
         vector[i] = 1;
@@ -106,6 +114,11 @@ llm::LoweringConfigAttr kiln::chooseCpuLoweringConfig(linalg::LinalgOp op) {
   }
   if (!allStatic)
     vector.assign(numLoops, 0);
+  // An op fused into its consumer's distributed tile keeps only its own
+  // inner tiling; the consumer's outer tile is the same shape by construction
+  // (both pick the same blocks of the shared loops).
+  if (!isRoot)
+    distribute.clear();
   return llm::LoweringConfigAttr::get(op->getContext(), distribute, vector);
 }
 

@@ -46,7 +46,8 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
     // tiled on their own.
     SmallVector<linalg::LinalgOp> roots;
     getOperation()->walk([&](linalg::LinalgOp op) {
-      if (getLoweringConfig(op))
+      if (getLoweringConfig(op) &&
+          (lvl == Level::Vector || isDistributionRoot(op)))
         roots.push_back(op);
     });
     IRRewriter rewriter(&getContext());
@@ -83,10 +84,15 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
               bool isDestination) -> std::optional<
                                       scf::SCFTileAndFuseOptions::ControlFnResult> {
           auto producerOp = dyn_cast<linalg::LinalgOp>(producer.getOwner());
-          if (!producerOp || getLoweringConfig(producerOp))
+          if (!producerOp)
             return std::nullopt;
-          if (lvl == Level::Distribute)
+          if (lvl == Level::Distribute) {
+            if (isDistributionRoot(producerOp))
+              return std::nullopt;
             return scf::SCFTileAndFuseOptions::ControlFnResult{};
+          }
+          if (getLoweringConfig(producerOp))
+            return std::nullopt;
           // Under a tiled reduction only pure inputs may be recomputed.
           if (isDestination || !isElementwise(producerOp))
             return std::nullopt;

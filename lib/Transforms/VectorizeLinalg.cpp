@@ -36,7 +36,9 @@ struct VectorizeLinalgPass final
       StringRef why;
       if (!fitsVector(op, why)) {
         if (report)
-          op->emitRemark("not vectorized: ") << why;
+          op->emitRemark("not vectorized (")
+              << op->getName() << ", " << op.getNumLoops()
+              << " loops): " << why;
         continue;
       }
       rewriter.setInsertionPoint(op);
@@ -46,7 +48,8 @@ struct VectorizeLinalgPass final
                             /*vectorizeNDExtract=*/true);
       if (failed(result)) {
         if (report)
-          op->emitRemark("not vectorized: the vectorizer rejected it");
+          op->emitRemark("not vectorized (")
+              << op->getName() << "): the vectorizer rejected it";
         continue;
       }
       rewriter.replaceOp(op, result->replacements);

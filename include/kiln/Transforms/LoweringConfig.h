@@ -14,12 +14,20 @@ namespace kiln {
 /// The config attached to `op`, or null.
 llm::LoweringConfigAttr getLoweringConfig(mlir::Operation *op);
 
+/// Whether `op` carries a config with `distribute` tile sizes, i.e. roots a
+/// fusion group at the outer level. A config with an empty `distribute`
+/// belongs to an op fused into its consumer that is tiled again, on its own,
+/// at the inner level (the contraction under a matmul epilogue, say).
+bool isDistributionRoot(mlir::Operation *op);
+
 /// Whether tile-and-fuse should fuse `op` into its consumers rather than
 /// tile it as the root of its own fusion group.
 bool isFusedIntoConsumers(mlir::linalg::LinalgOp op);
 
-/// The CPU heuristic: tile sizes for a root linalg op.
-llm::LoweringConfigAttr chooseCpuLoweringConfig(mlir::linalg::LinalgOp op);
+/// The CPU heuristic: tile sizes for a linalg op. With `isRoot` false the
+/// config has no `distribute` sizes (the op is fused at the outer level).
+llm::LoweringConfigAttr chooseCpuLoweringConfig(mlir::linalg::LinalgOp op,
+                                                bool isRoot = true);
 
 /// Checks that `config` fits `op` (one size per loop, no distributed
 /// reduction loop); emits an error on `op` otherwise.

@@ -1,0 +1,34 @@
+// RUN: kiln-opt %s | kiln-opt | FileCheck %s
+// RUN: kiln-opt %s -mlir-print-op-generic | kiln-opt | FileCheck %s
+
+// On a function.
+// CHECK-LABEL: func.func @on_func
+// CHECK-SAME: attributes {llm.lowering_config = #llm.lowering_config<distribute = [1, 64, 0], vector = [1, 8, 16]>}
+func.func @on_func() attributes {llm.lowering_config = #llm.lowering_config<distribute = [1, 64, 0], vector = [1, 8, 16]>} {
+  return
+}
+
+// On a linalg op, as kiln-assign-lowering-config attaches it; zero tile
+// sizes (untiled loops) are allowed on both levels.
+// CHECK-LABEL: func.func @on_linalg_matmul
+// CHECK: linalg.matmul {llm.lowering_config = #llm.lowering_config<distribute = [0, 0, 0], vector = [4, 0, 64]>}
+func.func @on_linalg_matmul(%a: tensor<4x64xf32>, %b: tensor<64x16xf32>, %c: tensor<4x16xf32>) -> tensor<4x16xf32> {
+  %0 = linalg.matmul {llm.lowering_config = #llm.lowering_config<distribute = [0, 0, 0], vector = [4, 0, 64]>}
+         ins(%a, %b : tensor<4x64xf32>, tensor<64x16xf32>) outs(%c : tensor<4x16xf32>) -> tensor<4x16xf32>
+  return %0 : tensor<4x16xf32>
+}
+
+// On an llm op, with a single loop and large tile sizes.
+// CHECK-LABEL: func.func @on_llm_op
+// CHECK: llm.add %{{[a-z0-9]+}}, %{{[a-z0-9]+}} {llm.lowering_config = #llm.lowering_config<distribute = [1024], vector = [9223372036854775807]>} : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+func.func @on_llm_op(%x: tensor<8xf32>) -> tensor<8xf32> {
+  %r = llm.add %x, %x {llm.lowering_config = #llm.lowering_config<distribute = [1024], vector = [9223372036854775807]>} : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  return %r : tensor<8xf32>
+}
+
+// Whitespace in the attribute is not significant.
+// CHECK-LABEL: func.func @compact_spelling
+// CHECK-SAME: attributes {llm.lowering_config = #llm.lowering_config<distribute = [2, 3], vector = [5, 7]>}
+func.func @compact_spelling() attributes {llm.lowering_config = #llm.lowering_config<distribute=[2,3],vector=[5,7]>} {
+  return
+}
