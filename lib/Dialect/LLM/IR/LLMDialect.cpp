@@ -25,6 +25,39 @@ void LLMDialect::initialize() {
       >();
 }
 
+// `<distribute = [1, 8, 64], vector = [1, 1, 8]>`; either list may be empty.
+Attribute LoweringConfigAttr::parse(AsmParser &parser, Type) {
+  SmallVector<int64_t> distribute, vector;
+  auto parseList = [&](StringRef keyword,
+                       SmallVectorImpl<int64_t> &sizes) -> ParseResult {
+    if (parser.parseKeyword(keyword) || parser.parseEqual())
+      return failure();
+    return parser.parseCommaSeparatedList(
+        AsmParser::Delimiter::Square, [&]() -> ParseResult {
+          int64_t size;
+          if (parser.parseInteger(size))
+            return failure();
+          sizes.push_back(size);
+          return success();
+        });
+  };
+  if (parser.parseLess() || parseList("distribute", distribute) ||
+      parser.parseComma() || parseList("vector", vector) ||
+      parser.parseGreater())
+    return {};
+  return LoweringConfigAttr::getChecked(
+      [&] { return parser.emitError(parser.getNameLoc()); },
+      parser.getContext(), distribute, vector);
+}
+
+void LoweringConfigAttr::print(AsmPrinter &printer) const {
+  printer << "<distribute = [";
+  llvm::interleaveComma(getDistribute(), printer);
+  printer << "], vector = [";
+  llvm::interleaveComma(getVector(), printer);
+  printer << "]>";
+}
+
 LogicalResult
 LoweringConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                            ArrayRef<int64_t> distribute,

@@ -25,9 +25,7 @@ def LLM_LoweringConfigAttr : AttrDef<LLM_Dialect, "LoweringConfig"> {
   }];
   let parameters = (ins ArrayRefParameter<"int64_t">:$distribute,
                         ArrayRefParameter<"int64_t">:$vector);
-  let assemblyFormat = [{
-    `<` `distribute` `=` `[` $distribute `]` `,` `vector` `=` `[` $vector `]` `>`
-  }];
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     /// The name under which the config is attached to an op.
