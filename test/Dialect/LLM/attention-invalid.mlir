@@ -137,7 +137,7 @@ func.func @more_kv_heads_than_heads(%q: tensor<1x4x8x16xf32>, %k: tensor<1x32x16
 // -----
 
 func.func @zero_kv_heads(%q: tensor<1x4x8x16xf32>, %k: tensor<1x32x0x16xf32>, %v: tensor<1x32x0x16xf32>, %pos: tensor<1x4xi32>) {
-  // expected-error @+1 {{'llm.attention' op num_heads (8) must be a multiple of num_kv_heads (0)}}
+  // expected-error @+1 {{'llm.attention' op expects positive head counts and head_dim, got 8 heads, 0 kv heads, head_dim 16}}
   %r = llm.attention %q, %k, %v, %pos {scale = 0.25 : f32} : (tensor<1x4x8x16xf32>, tensor<1x32x0x16xf32>, tensor<1x32x0x16xf32>, tensor<1x4xi32>) -> tensor<1x4x8x16xf32>
   return
 }

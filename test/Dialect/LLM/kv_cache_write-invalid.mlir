@@ -109,3 +109,11 @@ func.func @integer_cache(%cache: tensor<1x64x2x16xi8>, %update: tensor<1x4x2x16x
   %r = llm.kv_cache_write %cache, %update, %pos : (tensor<1x64x2x16xi8>, tensor<1x4x2x16xf32>, tensor<1x4xi32>) -> tensor<1x64x2x16xf32>
   return
 }
+
+// -----
+
+func.func @more_tokens_than_cache(%c: tensor<1x64x2x4xf32>, %u: tensor<1x200x2x4xf32>, %p: tensor<1x200xi32>) -> tensor<1x64x2x4xf32> {
+  // expected-error @+1 {{'llm.kv_cache_write' op writes 200 tokens per sequence into a cache of 64 positions}}
+  %0 = llm.kv_cache_write %c, %u, %p : (tensor<1x64x2x4xf32>, tensor<1x200x2x4xf32>, tensor<1x200xi32>) -> tensor<1x64x2x4xf32>
+  return %0 : tensor<1x64x2x4xf32>
+}

@@ -118,3 +118,21 @@ func.func @integer_bias(%x: tensor<4x8xf32>, %w: tensor<16x8xf32>, %b: tensor<16
   %r = llm.linear %x, %w, %b : (tensor<4x8xf32>, tensor<16x8xf32>, tensor<16xi32>) -> tensor<4x16xf32>
   return
 }
+
+// -----
+
+// Generic form: the weight is not optional.
+func.func @missing_weight(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{'llm.linear' op expected 2 or more operands, but found 1}}
+  %r = "llm.linear"(%x) : (tensor<4x8xf32>) -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+// Generic form: at most one bias.
+func.func @two_biases(%x: tensor<4x8xf32>, %w: tensor<16x8xf32>, %b: tensor<16xf32>) {
+  // expected-error @+1 {{'llm.linear' op operand group starting at #2 requires 0 or 1 element, but found 2}}
+  %r = "llm.linear"(%x, %w, %b, %b) : (tensor<4x8xf32>, tensor<16x8xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<4x16xf32>
+  return
+}

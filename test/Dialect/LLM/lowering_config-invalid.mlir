@@ -49,3 +49,18 @@ func.func @on_linalg_op(%a: tensor<4x64xf32>, %b: tensor<64x16xf32>, %c: tensor<
 func.func @missing_vector() attributes {llm.lowering_config = #llm.lowering_config<distribute = [1, 2]>} {
   return
 }
+
+// -----
+
+// Sizes are checked even when the other list is empty.
+// expected-error @+1 {{lowering_config: tile sizes must be >= 0, got -4}}
+func.func @negative_with_empty_vector() attributes {llm.lowering_config = #llm.lowering_config<distribute = [1, -4], vector = []>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{expected integer value}}
+func.func @trailing_comma() attributes {llm.lowering_config = #llm.lowering_config<distribute = [1, 2,], vector = [1, 2]>} {
+  return
+}

@@ -32,3 +32,27 @@ func.func @on_llm_op(%x: tensor<8xf32>) -> tensor<8xf32> {
 func.func @compact_spelling() attributes {llm.lowering_config = #llm.lowering_config<distribute=[2,3],vector=[5,7]>} {
   return
 }
+
+// Either list may be empty (no tiling at that level); lengths are only
+// compared when both lists are non-empty.
+// CHECK-LABEL: func.func @empty_lists
+// CHECK-SAME: attributes {a = #llm.lowering_config<distribute = [], vector = [1, 8, 16]>, b = #llm.lowering_config<distribute = [1, 64], vector = []>, c = #llm.lowering_config<distribute = [], vector = []>}
+func.func @empty_lists() attributes {a = #llm.lowering_config<distribute = [], vector = [1, 8, 16]>, b = #llm.lowering_config<distribute = [1, 64], vector = []>, c = #llm.lowering_config<distribute = [], vector = []>} {
+  return
+}
+
+// A zero-loop linalg op gets a config with two empty lists.
+// CHECK-LABEL: func.func @zero_loops
+// CHECK: linalg.generic
+// CHECK-SAME: {llm.lowering_config = #llm.lowering_config<distribute = [], vector = []>}
+#scalar = affine_map<() -> ()>
+func.func @zero_loops(%a: tensor<f32>, %b: tensor<f32>) -> tensor<f32> {
+  %0 = linalg.generic {indexing_maps = [#scalar, #scalar], iterator_types = []}
+         ins(%a : tensor<f32>) outs(%b : tensor<f32>)
+         attrs = {llm.lowering_config = #llm.lowering_config<distribute = [], vector = []>} {
+  ^bb0(%x: f32, %y: f32):
+    %s = arith.addf %x, %y : f32
+    linalg.yield %s : f32
+  } -> tensor<f32>
+  return %0 : tensor<f32>
+}

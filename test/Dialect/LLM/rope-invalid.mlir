@@ -33,7 +33,7 @@ func.func @positions_seq(%x: tensor<2x5x8x64xf32>, %pos: tensor<2x4xi64>) {
 // -----
 
 func.func @odd_head_dim(%x: tensor<2x5x8x7xf32>, %pos: tensor<2x5xi32>) {
-  // expected-error @+1 {{'llm.rope' op expects a static, even head_dim, got 7}}
+  // expected-error @+1 {{'llm.rope' op expects a static, positive, even head_dim, got 7}}
   %r = llm.rope %x, %pos {theta = 10000.0 : f64} : (tensor<2x5x8x7xf32>, tensor<2x5xi32>) -> tensor<2x5x8x7xf32>
   return
 }
@@ -41,7 +41,7 @@ func.func @odd_head_dim(%x: tensor<2x5x8x7xf32>, %pos: tensor<2x5xi32>) {
 // -----
 
 func.func @dynamic_head_dim(%x: tensor<2x5x8x?xf32>, %pos: tensor<2x5xi32>) {
-  // expected-error @+1 {{'llm.rope' op expects a static, even head_dim, got ?}}
+  // expected-error @+1 {{'llm.rope' op expects a static, positive, even head_dim, got ?}}
   %r = llm.rope %x, %pos {theta = 10000.0 : f64} : (tensor<2x5x8x?xf32>, tensor<2x5xi32>) -> tensor<2x5x8x?xf32>
   return
 }
@@ -49,7 +49,7 @@ func.func @dynamic_head_dim(%x: tensor<2x5x8x?xf32>, %pos: tensor<2x5xi32>) {
 // -----
 
 func.func @zero_theta(%x: tensor<2x5x8x64xf32>, %pos: tensor<2x5xi32>) {
-  // expected-error @+1 {{'llm.rope' op expects a positive theta, got 0.000000e+00}}
+  // expected-error @+1 {{'llm.rope' op expects a positive, finite theta, got 0.000000e+00}}
   %r = llm.rope %x, %pos {theta = 0.0 : f64} : (tensor<2x5x8x64xf32>, tensor<2x5xi32>) -> tensor<2x5x8x64xf32>
   return
 }
@@ -57,7 +57,7 @@ func.func @zero_theta(%x: tensor<2x5x8x64xf32>, %pos: tensor<2x5xi32>) {
 // -----
 
 func.func @negative_theta(%x: tensor<2x5x8x64xf32>, %pos: tensor<2x5xi32>) {
-  // expected-error @+1 {{'llm.rope' op expects a positive theta, got -1.000000e+04}}
+  // expected-error @+1 {{'llm.rope' op expects a positive, finite theta, got -1.000000e+04}}
   %r = llm.rope %x, %pos {theta = -10000.0 : f64} : (tensor<2x5x8x64xf32>, tensor<2x5xi32>) -> tensor<2x5x8x64xf32>
   return
 }
@@ -124,4 +124,12 @@ func.func @missing_theta(%x: tensor<2x5x8x64xf32>, %pos: tensor<2x5xi32>) {
   // expected-error @+1 {{'llm.rope' op requires attribute 'theta'}}
   %r = llm.rope %x, %pos : (tensor<2x5x8x64xf32>, tensor<2x5xi32>) -> tensor<2x5x8x64xf32>
   return
+}
+
+// -----
+
+func.func @infinite_theta(%x: tensor<1x2x2x8xf32>, %p: tensor<1x2xi32>) -> tensor<1x2x2x8xf32> {
+  // expected-error @+1 {{'llm.rope' op expects a positive, finite theta, got INF}}
+  %0 = llm.rope %x, %p {theta = 0x7FF0000000000000 : f64} : (tensor<1x2x2x8xf32>, tensor<1x2xi32>) -> tensor<1x2x2x8xf32>
+  return %0 : tensor<1x2x2x8xf32>
 }

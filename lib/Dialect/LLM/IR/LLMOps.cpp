@@ -164,12 +164,12 @@ LogicalResult RopeOp::verify() {
       failed(expectPositionsFor(op, getPositions(), getInput(), "input")))
     return failure();
   int64_t headDim = tensorType(getInput()).getDimSize(3);
-  if (ShapedType::isDynamic(headDim) || headDim % 2 != 0)
-    return emitOpError("expects a static, even head_dim, got ")
+  if (ShapedType::isDynamic(headDim) || headDim <= 0 || headDim % 2 != 0)
+    return emitOpError("expects a static, positive, even head_dim, got ")
            << (ShapedType::isDynamic(headDim) ? std::string("?")
                                               : std::to_string(headDim));
-  if (!(getTheta().convertToDouble() > 0.0))
-    return emitOpError("expects a positive theta, got ")
+  if (!(getTheta().convertToDouble() > 0.0) || getTheta().isInfinity())
+    return emitOpError("expects a positive, finite theta, got ")
            << getTheta().convertToDouble();
   return expectSameShape(op, getInput(), "input", getResult(), "result");
 }
@@ -197,9 +197,14 @@ LogicalResult AttentionOp::verify() {
   (void)v;
   int64_t numHeads = q.getDimSize(2), numKvHeads = k.getDimSize(2);
   if (ShapedType::isDynamic(numHeads) || ShapedType::isDynamic(numKvHeads) ||
-      ShapedType::isDynamic(q.getDimSize(3)))
+      ShapedType::isDynamic(q.getDimSize(3)) ||
+      ShapedType::isDynamic(k.getDimSize(3)))
     return emitOpError("expects static head counts and head_dim");
-  if (numKvHeads == 0 || numHeads % numKvHeads != 0)
+  if (numHeads <= 0 || numKvHeads <= 0 || q.getDimSize(3) <= 0)
+    return emitOpError("expects positive head counts and head_dim, got ")
+           << numHeads << " heads, " << numKvHeads << " kv heads, head_dim "
+           << q.getDimSize(3);
+  if (numHeads % numKvHeads != 0)
     return emitOpError("num_heads (")
            << numHeads << ") must be a multiple of num_kv_heads ("
            << numKvHeads << ")";
@@ -218,6 +223,12 @@ LogicalResult KVCacheWriteOp::verify() {
       failed(expectPositionsFor(op, getPositions(), getUpdate(), "update")))
     return failure();
   auto c = tensorType(getCache()), u = tensorType(getUpdate());
+  if (!ShapedType::isDynamic(u.getDimSize(1)) &&
+      !ShapedType::isDynamic(c.getDimSize(1)) &&
+      u.getDimSize(1) > c.getDimSize(1))
+    return emitOpError("writes ")
+           << u.getDimSize(1) << " tokens per sequence into a cache of "
+           << c.getDimSize(1) << " positions";
   if (failed(expectSameSize(op, u.getDimSize(0), "update batch size",
                             c.getDimSize(0), "cache batch size")) ||
       failed(expectSameSize(op, u.getDimSize(2), "update kv_heads",
