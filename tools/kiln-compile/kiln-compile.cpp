@@ -8,6 +8,7 @@
 #include "kiln/Model/ModelBuilder.h"
 #include "kiln/Pipelines/Pipelines.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
@@ -126,6 +127,13 @@ int main(int argc, char **argv) {
   if (!moduleOr)
     return fail(llvm::toString(moduleOr.takeError()));
   OwningOpRef<ModuleOp> module = std::move(*moduleOr);
+  size_t numWeights = 0;
+  if (auto prefill = module->lookupSymbol<func::FuncOp>(kPrefillFuncName))
+    for (unsigned i = 0, e = prefill.getNumArguments(); i < e; ++i)
+      if (auto binding =
+              prefill.getArgAttrOfType<StringAttr>(i, kBindingAttrName))
+        numWeights += !binding.getValue().starts_with("input:") &&
+                      !binding.getValue().starts_with("kv_cache:");
   struct StageReport {
     std::string name;
     double seconds;
@@ -191,5 +199,23 @@ int main(int argc, char **argv) {
       cfg.name, dtypeName(cfg.dtype), cfg.numLayers,
       outputOpt.empty() ? std::string("(summary only)") : outputOpt.getValue(),
       text.size(), secondsSince(total));
+  if (quietOpt)
+    return 0;
+  summary << llvm::formatv(
+      "  model       hidden {0}, intermediate {1}, heads {2}/{3} x {4}, vocab "
+      "{5}, {6:F1}M parameters{7}{8}\n",
+      cfg.hiddenSize, cfg.intermediateSize, cfg.numHeads, cfg.numKvHeads,
+      cfg.headDim, cfg.vocabSize, cfg.numParameters() / 1e6,
+      cfg.tieWordEmbeddings ? ", tied embeddings" : "",
+      cfg.slidingWindow ? ", sliding window" : "");
+  summary << llvm::formatv(
+      "  entries     {0} and {1}: ids, positions, kv_len, {2} weights, {3} KV "
+      "caches; return f32 logits [batch, {4}]\n",
+      kPrefillFuncName, kDecodeStepFuncName, numWeights, 2 * cfg.numLayers,
+      cfg.vocabSize);
+  for (const StageReport &r : report)
+    summary << llvm::formatv("  {0,-17} {1,7:F3}s {2,8} {3}\n", r.name,
+                             r.seconds, r.ops,
+                             r.name == "translate" ? "LLVM functions" : "ops");
   return 0;
 }
