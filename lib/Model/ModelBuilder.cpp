@@ -2,6 +2,7 @@
 #include "kiln/Model/ModelBuilder.h"
 #include "kiln/Dialect/LLM/IR/LLMOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
@@ -236,9 +237,23 @@ private:
     }
     Value finalNorm = args[next++];
     Value lmHead = cfg.tieWordEmbeddings ? embed : Value(args[next++]);
-    Value normed = llm::RMSNormOp::create(b, loc, hidden.getType(), hidden,
-                                          finalNorm,
-                                          b.getF32FloatAttr(cfg.rmsNormEps));
+    // Only the last position feeds the logits: normalise just that one.
+    Value lastHidden = hidden;
+    if (seq != 1) {
+      Value batch = tensor::DimOp::create(b, loc, hidden, 0);
+      Value seqLen = tensor::DimOp::create(b, loc, hidden, 1);
+      Value one = arith::ConstantIndexOp::create(b, loc, 1);
+      Value lastPos = arith::SubIOp::create(b, loc, seqLen, one);
+      lastHidden = tensor::ExtractSliceOp::create(
+          b, loc, tensor({kDyn, 1, h}), hidden,
+          ArrayRef<OpFoldResult>{b.getIndexAttr(0), lastPos, b.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{batch, b.getIndexAttr(1), b.getIndexAttr(h)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                                 b.getIndexAttr(1)});
+    }
+    Value normed = llm::RMSNormOp::create(
+        b, loc, lastHidden.getType(), lastHidden, finalNorm,
+        b.getF32FloatAttr(cfg.rmsNormEps));
     Value logits = llm::LogitsOp::create(
         b, loc, tensor({kDyn, cfg.vocabSize}, b.getF32Type()), normed, lmHead);
     SmallVector<Value> returned = {logits};
@@ -258,7 +273,7 @@ llvm::Expected<OwningOpRef<ModuleOp>>
 kiln::buildDecoderModule(MLIRContext &context, const ModelConfig &config) {
   if (llvm::Error err = config.validate())
     return std::move(err);
-  context.loadDialect<llm::LLMDialect, func::FuncDialect,
+  context.loadDialect<llm::LLMDialect, func::FuncDialect, arith::ArithDialect,
                       tensor::TensorDialect>();
   OwningOpRef<ModuleOp> module = DecoderBuilder(context, config).build();
   if (failed(verify(*module)))

@@ -8,15 +8,18 @@ def ConvertLLMToLinalg : Pass<"kiln-convert-llm-to-linalg"> {
   let summary = "Lower every llm op to linalg on tensors";
   let description = [{
     Rewrites each `llm` op into linalg ops on tensors: named ops where they
-    exist (`linalg.matmul` with a transposed-weight indexing map, `linalg.add`,
-    `linalg.fill`) and `linalg.generic` otherwise. Narrow float types are
+    exist (`linalg.contract` over the activations' own dims and the `[out, in]`
+    weight for linear layers, `linalg.matmul` with a transposed-weight
+    indexing map for the logits, `linalg.add`, `linalg.fill`) and `linalg.generic` otherwise. Narrow float types are
     widened to f32 for accumulation and rounded once at the end of each op.
     Attention is a chain of generics (scores, row max, row sum, weighted
     values) whose causal / sliding-window mask is computed from the
     positions inside the generic bodies: no `[seq, seq]` mask tensor exists,
     and each generic tiles along batch, heads and queries. The KV-cache
     write becomes an `scf.forall` of `tensor.parallel_insert_slice` that
-    One-Shot Bufferize writes in place.
+    One-Shot Bufferize writes in place; positions are clamped into the cache
+    so that a bad position cannot write out of bounds (the runtime rejects
+    such inputs before they get here).
   }];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",

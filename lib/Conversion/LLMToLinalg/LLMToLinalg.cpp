@@ -491,6 +491,7 @@ struct KVCacheWriteLowering : OpConversionPattern<llm::KVCacheWriteOp> {
         {1, 1, updateType.getDimSize(2), updateType.getDimSize(3)},
         updateType.getElementType());
 
+    Value maxContext = tensor::DimOp::create(rewriter, loc, cache, 1);
     // One (batch, token) row per iteration; the destination is the cache
     // itself (shared_outs), so bufferization writes it in place.
     auto forall = scf::ForallOp::create(
@@ -499,7 +500,13 @@ struct KVCacheWriteLowering : OpConversionPattern<llm::KVCacheWriteOp> {
           Value bIdx = args[0], sIdx = args[1], dest = args[2];
           Value pos = tensor::ExtractOp::create(b, l, positions,
                                                 ValueRange{bIdx, sIdx});
+          // Clamp into [0, max_context): never write outside the cache.
           Value p = indexOf(b, l, pos);
+          Value zeroIdx = arith::ConstantIndexOp::create(b, l, 0);
+          Value oneIdx = arith::ConstantIndexOp::create(b, l, 1);
+          Value lastPos = arith::SubIOp::create(b, l, maxContext, oneIdx);
+          p = arith::MaxSIOp::create(b, l, p, zeroIdx);
+          p = arith::MinSIOp::create(b, l, p, lastPos);
           Value row = tensor::ExtractSliceOp::create(
               b, l, rowType, update,
               ArrayRef<OpFoldResult>{bIdx, sIdx, zero, zero},

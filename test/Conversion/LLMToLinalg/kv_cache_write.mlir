@@ -1,12 +1,17 @@
 // RUN: kiln-opt %s --kiln-convert-llm-to-linalg --canonicalize --cse | FileCheck %s
 
 // One row per (batch, token), inserted into the cache itself (shared_outs)
-// at the token's position: One-Shot Bufferize writes it in place.
+// at the token's position, clamped into the cache: One-Shot Bufferize
+// writes it in place.
 // CHECK-LABEL: func.func @kv_cache_write
 // CHECK-SAME:    (%[[CACHE:.*]]: tensor<?x?x2x4xf32>, %[[NEW:.*]]: tensor<?x?x2x4xf32>, %[[POS:.*]]: tensor<?x?xi32>)
+// CHECK:         %[[MAXCTX:.*]] = tensor.dim %[[CACHE]], %c1
 // CHECK:         scf.forall (%[[B:.*]], %[[S:.*]]) in ({{.*}}) shared_outs(%[[DEST:.*]] = %[[CACHE]])
 // CHECK:           %[[P:.*]] = tensor.extract %[[POS]][%[[B]], %[[S]]]
-// CHECK:           %[[PI:.*]] = arith.index_cast %[[P]] : i32 to index
+// CHECK:           %[[P0:.*]] = arith.index_cast %[[P]] : i32 to index
+// CHECK:           %[[LAST:.*]] = arith.subi %[[MAXCTX]], %c1
+// CHECK:           %[[LO:.*]] = arith.maxsi %[[P0]], %c0
+// CHECK:           %[[PI:.*]] = arith.minsi %[[LO]], %[[LAST]]
 // CHECK:           %[[ROW:.*]] = tensor.extract_slice %[[NEW]][%[[B]], %[[S]], 0, 0] [1, 1, 2, 4]
 // CHECK:           scf.forall.in_parallel
 // CHECK:             tensor.parallel_insert_slice %[[ROW]] into %[[DEST]][%[[B]], %[[PI]], 0, 0] [1, 1, 2, 4]

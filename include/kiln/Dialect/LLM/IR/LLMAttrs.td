@@ -11,7 +11,8 @@ def LLM_LoweringConfigAttr : AttrDef<LLM_Dialect, "LoweringConfig"> {
   let description = [{
     Attached to a linalg op under the attribute name `llm.lowering_config`.
     `distribute` gives one tile size per loop of the op for the outer,
-    parallel level (an `scf.forall`; blocks on a GPU, threads on a CPU);
+    parallel level (an `scf.forall`: thread blocks on the planned GPU target;
+    on the CPU it is lowered to sequential loops for now);
     reduction loops must have 0 there. `vector` gives the inner tile sizes
     (`scf.for` loops, reduction loops included) that are small and static
     enough to vectorize. A tile size of 0 leaves a loop untiled. The
