@@ -34,6 +34,7 @@ struct BufferizePass final : kiln::impl::BufferizeBase<BufferizePass> {
     };
 
     IRRewriter rewriter(&getContext());
+    duplicateSharedFills(rewriter, module);
     if (failed(bufferization::eliminateEmptyTensors(rewriter, module)))
       return signalPassFailure();
     bufferization::BufferizationState state;
@@ -47,6 +48,29 @@ struct BufferizePass final : kiln::impl::BufferizeBase<BufferizePass> {
     for (auto func : module.getOps<func::FuncOp>())
       if (func.isPublic() && !func.isExternal())
         dropReturnedArguments(func);
+  }
+
+  /// CSE merges identical zero-filled accumulators (the gate and up
+  /// projections share one): a fill that initialises several accumulators
+  /// (directly or as an scf.for init) would then be copied for all but one
+  /// of them. Refilling is cheaper than a copy, so each extra use gets its
+  /// own fill.
+  void duplicateSharedFills(RewriterBase &rewriter, ModuleOp module) {
+    SmallVector<linalg::FillOp> fills;
+    module.walk([&](linalg::FillOp fill) {
+      if (fill.hasPureTensorSemantics() && !fill->getResult(0).hasOneUse())
+        fills.push_back(fill);
+    });
+    for (linalg::FillOp fill : fills) {
+      SmallVector<OpOperand *> uses = llvm::map_to_vector(
+          fill->getResult(0).getUses(), [](OpOperand &use) { return &use; });
+      for (OpOperand *use : llvm::drop_begin(uses)) {
+        rewriter.setInsertionPoint(use->getOwner());
+        Operation *clone = rewriter.clone(*fill);
+        rewriter.modifyOpInPlace(use->getOwner(),
+                                 [&] { use->set(clone->getResult(0)); });
+      }
+    }
   }
 
   /// Public entry points return the buffers they updated in place (the KV
