@@ -6,6 +6,10 @@ choice open, from the Hugging Face transformers convention the dialect
 follows).  The code is written from those definitions, not translated from
 the MLIR lowering, so that it can serve as an oracle for the compiled code.
 
+``decoder_forward`` composes the ops into a whole LLaMA-style decoder step
+(prefill or decode over a KV cache), as Kiln's model builder does, for the
+whole-model tests written by ``gen_model_test.py``.
+
 Conventions:
 
 * Arithmetic is done in float64 (the "ideal" result); the compiled code
@@ -34,6 +38,10 @@ __all__ = [
     "silu_mul",
     "add",
     "logits",
+    "DecoderConfig",
+    "TINY",
+    "decoder_weight_shapes",
+    "decoder_forward",
 ]
 
 
@@ -240,6 +248,156 @@ def logits(hidden, weight):
 
 
 # ---------------------------------------------------------------------------
+# A whole decoder (LLaMA-style), composed from the ops above
+# ---------------------------------------------------------------------------
+
+class DecoderConfig:
+    """Hyper-parameters of a LLaMA-style decoder (Hugging Face names in the
+    comments).  ``TINY`` is Kiln's built-in ``tiny`` model."""
+
+    def __init__(self, hidden_size, intermediate_size, num_layers, num_heads,
+                 num_kv_heads, head_dim, vocab_size, rms_norm_eps=1e-5,
+                 rope_theta=10000.0, tie_word_embeddings=False,
+                 attention_bias=False, sliding_window=None, dtype="f32"):
+        self.hidden_size = hidden_size                # hidden_size
+        self.intermediate_size = intermediate_size    # intermediate_size
+        self.num_layers = num_layers                  # num_hidden_layers
+        self.num_heads = num_heads                    # num_attention_heads
+        self.num_kv_heads = num_kv_heads              # num_key_value_heads
+        self.head_dim = head_dim                      # head_dim
+        self.vocab_size = vocab_size                  # vocab_size
+        self.rms_norm_eps = rms_norm_eps              # rms_norm_eps
+        self.rope_theta = rope_theta                  # rope_theta
+        self.tie_word_embeddings = tie_word_embeddings
+        self.attention_bias = attention_bias
+        self.sliding_window = sliding_window
+        self.dtype = dtype        # element type of weights and activations
+
+    def replace(self, **changes):
+        """A copy with some fields changed (e.g. ``num_layers=1``)."""
+        c = DecoderConfig.__new__(DecoderConfig)
+        c.__dict__.update(self.__dict__)
+        for k, v in changes.items():
+            assert hasattr(c, k), k
+            setattr(c, k, v)
+        return c
+
+
+TINY = DecoderConfig(hidden_size=64, intermediate_size=176, num_layers=2,
+                     num_heads=4, num_kv_heads=2, head_dim=16, vocab_size=256,
+                     rms_norm_eps=1e-5, rope_theta=10000.0,
+                     tie_word_embeddings=False)
+
+
+def decoder_weight_shapes(cfg):
+    """The weights of a decoder as ``[(Hugging Face name, shape)]``, in the
+    order of a LLaMA checkpoint: embeddings, then per layer the input norm,
+    q/k/v (and their biases), o, the post-attention norm, gate/up/down;
+    then the final norm and (untied) the LM head."""
+    h, inter = cfg.hidden_size, cfg.intermediate_size
+    q_dim = cfg.num_heads * cfg.head_dim
+    kv_dim = cfg.num_kv_heads * cfg.head_dim
+    out = [("model.embed_tokens.weight", (cfg.vocab_size, h))]
+    for l in range(cfg.num_layers):
+        p = "model.layers.%d." % l
+        out += [(p + "input_layernorm.weight", (h,)),
+                (p + "self_attn.q_proj.weight", (q_dim, h)),
+                (p + "self_attn.k_proj.weight", (kv_dim, h)),
+                (p + "self_attn.v_proj.weight", (kv_dim, h))]
+        if cfg.attention_bias:
+            out += [(p + "self_attn.q_proj.bias", (q_dim,)),
+                    (p + "self_attn.k_proj.bias", (kv_dim,)),
+                    (p + "self_attn.v_proj.bias", (kv_dim,))]
+        out += [(p + "self_attn.o_proj.weight", (h, q_dim)),
+                (p + "post_attention_layernorm.weight", (h,)),
+                (p + "mlp.gate_proj.weight", (inter, h)),
+                (p + "mlp.up_proj.weight", (inter, h)),
+                (p + "mlp.down_proj.weight", (h, inter))]
+    out.append(("model.norm.weight", (h,)))
+    if not cfg.tie_word_embeddings:
+        out.append(("lm_head.weight", (cfg.vocab_size, h)))
+    return out
+
+
+def decoder_forward(weights, cfg, ids, positions, k_caches, v_caches, kv_len):
+    """One forward step of a LLaMA-style decoder over a KV cache.
+
+    ``weights`` maps Hugging Face tensor names (``decoder_weight_shapes``)
+    to arrays; ``ids`` and ``positions`` are ``[batch, seq]``;
+    ``k_caches``/``v_caches`` are per-layer ``[batch, max_context,
+    num_kv_heads, head_dim]`` arrays.  Every layer writes its new keys and
+    values at ``positions`` and attends over the first ``kv_len`` cache
+    rows (key ``j`` visible to the query at ``p`` iff ``j <= p``).  Works
+    for a prefill (seq > 1) and a decode step (seq == 1) alike.
+
+    Returns ``(logits, k_caches, v_caches)``: the f32 logits of the LAST
+    position of each sequence, ``[batch, vocab]``, and new lists of the
+    updated caches (the inputs are not modified).
+
+    The layer is Hugging Face's ``LlamaDecoderLayer``: pre-norm attention
+    (RMSNorm, q/k/v projections, rotary embedding of q and k, causal GQA
+    with scale ``1/sqrt(head_dim)``, o projection, residual add), then a
+    pre-norm SwiGLU MLP (``down(silu(gate(y)) * up(y))``, residual add).
+    The final RMSNorm and the LM head (the embedding table when tied) give
+    the logits.  ``cfg.dtype`` selects the rounding of every op's result
+    (see the module docstring); epsilon and the attention scale are taken
+    as the f32 numbers the compiled graph holds.
+    """
+    dt = cfg.dtype
+    ids = np.asarray(ids)
+    positions = np.asarray(positions)
+    batch, seq = ids.shape
+    nh, nkv, hd = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+    eps = float(np.float32(cfg.rms_norm_eps))
+    scale = float(np.float32(1.0 / np.sqrt(float(hd))))
+    assert len(k_caches) == len(v_caches) == cfg.num_layers
+    w = {name: round_to(weights[name], dt)
+         for name, _ in decoder_weight_shapes(cfg)}
+    bias = (lambda name: w[name]) if cfg.attention_bias else (lambda _: None)
+
+    hidden = embedding(w["model.embed_tokens.weight"], ids)
+    new_k, new_v = [], []
+    for l in range(cfg.num_layers):
+        p = "model.layers.%d." % l
+        # Attention block.
+        x = rms_norm(hidden, w[p + "input_layernorm.weight"], eps, dt)
+        q = linear(x, w[p + "self_attn.q_proj.weight"],
+                   bias(p + "self_attn.q_proj.bias"), dt)
+        k = linear(x, w[p + "self_attn.k_proj.weight"],
+                   bias(p + "self_attn.k_proj.bias"), dt)
+        v = linear(x, w[p + "self_attn.v_proj.weight"],
+                   bias(p + "self_attn.v_proj.bias"), dt)
+        q = q.reshape(batch, seq, nh, hd)
+        k = k.reshape(batch, seq, nkv, hd)
+        v = v.reshape(batch, seq, nkv, hd)
+        q = rope(q, positions, cfg.rope_theta, dt)
+        k = rope(k, positions, cfg.rope_theta, dt)
+        kc = kv_cache_write(round_to(k_caches[l], dt), k, positions)
+        vc = kv_cache_write(round_to(v_caches[l], dt), v, positions)
+        new_k.append(kc)
+        new_v.append(vc)
+        attn = attention(q, kc[:, :kv_len], vc[:, :kv_len], positions, scale,
+                         sliding_window=cfg.sliding_window, dtype=dt)
+        attn_out = linear(attn.reshape(batch, seq, nh * hd),
+                          w[p + "self_attn.o_proj.weight"], None, dt)
+        residual = add(hidden, attn_out, dt)
+        # MLP block (SwiGLU).
+        y = rms_norm(residual, w[p + "post_attention_layernorm.weight"], eps,
+                     dt)
+        gate = linear(y, w[p + "mlp.gate_proj.weight"], None, dt)
+        up = linear(y, w[p + "mlp.up_proj.weight"], None, dt)
+        down = linear(silu_mul(gate, up, dt), w[p + "mlp.down_proj.weight"],
+                      None, dt)
+        hidden = add(residual, down, dt)
+    # Final norm of the last position only, then the f32 logits.
+    last = hidden[:, -1:, :]
+    normed = rms_norm(last, w["model.norm.weight"], eps, dt)
+    head = w["model.embed_tokens.weight" if cfg.tie_word_embeddings
+             else "lm_head.weight"]
+    return logits(normed, head), new_k, new_v
+
+
+# ---------------------------------------------------------------------------
 # Self-checks of the reference (python3 kiln_reference.py)
 # ---------------------------------------------------------------------------
 
@@ -297,7 +455,45 @@ def _self_test():
                                dtype=None)[1], 2.0 / (1.0 + np.exp(-1.0)))
     h = rng.randn(2, 3, 8)
     assert np.allclose(logits(h, w), h[:, 2] @ w.T, rtol=1e-6)
+    _self_test_decoder(rng)
     print("kiln_reference: self-test passed")
+
+
+def _self_test_decoder(rng):
+    """decoder_forward: a prefill followed by decode steps through the
+    cache equals one prefill of the whole sequence (same last logits and
+    caches), and cache rows after the query's position are not read."""
+    cfg = TINY.replace(num_layers=2, dtype="f64")
+    weights = {}
+    for name, shape in decoder_weight_shapes(cfg):
+        scale = 1.0 / np.sqrt(shape[-1]) if len(shape) == 2 else 0.1
+        weights[name] = (1.0 if len(shape) == 1 else 0.0) + \
+            scale * rng.randn(*shape)
+    batch, total, max_ctx = 2, 6, 9
+    ids = rng.randint(0, cfg.vocab_size, size=(batch, total))
+    pos = np.tile(np.arange(total), (batch, 1))
+    zeros = [np.zeros((batch, max_ctx, cfg.num_kv_heads, cfg.head_dim))
+             for _ in range(cfg.num_layers)]
+    full, fk, fv = decoder_forward(weights, cfg, ids, pos, zeros, zeros,
+                                   total)
+    lg, kc, vc = decoder_forward(weights, cfg, ids[:, :4], pos[:, :4], zeros,
+                                 zeros, 4)
+    for t in (4, 5):
+        lg, kc, vc = decoder_forward(weights, cfg, ids[:, t:t + 1],
+                                     pos[:, t:t + 1], kc, vc, t + 1)
+    assert np.allclose(lg, full, atol=1e-5)
+    assert all(np.allclose(a, b) for a, b in zip(kc + vc, fk + fv))
+    # Cache rows after the query's position are masked out, even when
+    # kv_len covers them: fill them with garbage and decode position 5
+    # again (rewriting row 5 with the same key and value).
+    def junk(c):
+        c = c.copy()
+        c[:, total:] = rng.randn(*c[:, total:].shape)
+        return c
+    lg2, _, _ = decoder_forward(weights, cfg, ids[:, 5:], pos[:, 5:],
+                                [junk(c) for c in fk], [junk(c) for c in fv],
+                                max_ctx)
+    assert np.allclose(lg2, full, atol=1e-5)
 
 
 if __name__ == "__main__":
