@@ -62,11 +62,10 @@ private:
   SmallVector<WeightSpec> layerWeights() {
     int64_t h = cfg.hiddenSize, qDim = cfg.numHeads * cfg.headDim,
             kvDim = cfg.numKvHeads * cfg.headDim, inter = cfg.intermediateSize;
-    SmallVector<WeightSpec> w = {
-        {"input_layernorm.weight", {h}},
-        {"self_attn.q_proj.weight", {qDim, h}},
-        {"self_attn.k_proj.weight", {kvDim, h}},
-        {"self_attn.v_proj.weight", {kvDim, h}}};
+    SmallVector<WeightSpec> w = {{"input_layernorm.weight", {h}},
+                                 {"self_attn.q_proj.weight", {qDim, h}},
+                                 {"self_attn.k_proj.weight", {kvDim, h}},
+                                 {"self_attn.v_proj.weight", {kvDim, h}}};
     if (cfg.attentionBias) {
       w.push_back({"self_attn.q_proj.bias", {qDim}});
       w.push_back({"self_attn.k_proj.bias", {kvDim}});
@@ -106,8 +105,8 @@ private:
     for (const WeightSpec &w : layerWeights())
       inputs.push_back(tensor(w.shape));
     inputs.append({cacheType(), cacheType()});
-    auto type = b.getFunctionType(inputs, {hiddenType, cacheType(),
-                                           cacheType()});
+    auto type =
+        b.getFunctionType(inputs, {hiddenType, cacheType(), cacheType()});
     auto fn = func::FuncOp::create(b, loc, name, type);
     fn.setPrivate();
     Block *body = fn.addEntryBlock();
@@ -140,10 +139,10 @@ private:
     Value v = splitHeads(linear(x, wv, bv, seq, kvDim), seq, cfg.numKvHeads);
     q = llm::RopeOp::create(b, loc, q.getType(), q, positions, theta);
     k = llm::RopeOp::create(b, loc, k.getType(), k, positions, theta);
-    Value newK = llm::KVCacheWriteOp::create(b, loc, cacheType(), kCache, k,
-                                             positions);
-    Value newV = llm::KVCacheWriteOp::create(b, loc, cacheType(), vCache, v,
-                                             positions);
+    Value newK =
+        llm::KVCacheWriteOp::create(b, loc, cacheType(), kCache, k, positions);
+    Value newV =
+        llm::KVCacheWriteOp::create(b, loc, cacheType(), vCache, v, positions);
     // Attention reads the first kv_len entries of the updated cache.
     Value batch = tensor::DimOp::create(b, loc, hidden, 0);
     auto sliceType = tensor({kDyn, kDyn, cfg.numKvHeads, cfg.headDim});
@@ -151,8 +150,7 @@ private:
       OpFoldResult c0 = b.getIndexAttr(0), c1 = b.getIndexAttr(1);
       return tensor::ExtractSliceOp::create(
           b, loc, sliceType, cache, ArrayRef<OpFoldResult>{c0, c0, c0, c0},
-          ArrayRef<OpFoldResult>{batch, kvLen,
-                                 b.getIndexAttr(cfg.numKvHeads),
+          ArrayRef<OpFoldResult>{batch, kvLen, b.getIndexAttr(cfg.numKvHeads),
                                  b.getIndexAttr(cfg.headDim)},
           ArrayRef<OpFoldResult>{c1, c1, c1, c1});
     };
@@ -169,8 +167,8 @@ private:
     Value residual = llm::AddOp::create(b, loc, hiddenType, hidden, attnOut);
 
     // MLP block (SwiGLU).
-    Value y = llm::RMSNormOp::create(b, loc, hiddenType, residual, postNorm,
-                                     eps);
+    Value y =
+        llm::RMSNormOp::create(b, loc, hiddenType, residual, postNorm, eps);
     Value gate = linear(y, wGate, Value(), seq, cfg.intermediateSize);
     Value up = linear(y, wUp, Value(), seq, cfg.intermediateSize);
     Value act = llm::SiluMulOp::create(b, loc, gate.getType(), gate, up);
@@ -209,8 +207,8 @@ private:
     SmallVector<Type> results = {tensor({kDyn, cfg.vocabSize}, b.getF32Type())};
     for (int64_t l = 0; l < 2 * cfg.numLayers; ++l)
       results.push_back(cacheType());
-    auto fn = func::FuncOp::create(b, loc, name,
-                                   b.getFunctionType(inputs, results));
+    auto fn =
+        func::FuncOp::create(b, loc, name, b.getFunctionType(inputs, results));
     for (auto [idx, binding] : llvm::enumerate(bindings))
       fn.setArgAttr(idx, kBindingAttrName, b.getStringAttr(binding));
     Block *body = fn.addEntryBlock();
@@ -220,8 +218,8 @@ private:
     ArrayRef<BlockArgument> args = body->getArguments();
     Value ids = args[0], positions = args[1], kvLen = args[2];
     Value embed = args[3];
-    Value hidden = llm::EmbeddingOp::create(b, loc, tensor({kDyn, seq, h}),
-                                            embed, ids);
+    Value hidden =
+        llm::EmbeddingOp::create(b, loc, tensor({kDyn, seq, h}), embed, ids);
     unsigned next = 4;
     SmallVector<Value> caches;
     for (int64_t l = 0; l < cfg.numLayers; ++l) {
@@ -251,9 +249,9 @@ private:
           ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
                                  b.getIndexAttr(1)});
     }
-    Value normed = llm::RMSNormOp::create(
-        b, loc, lastHidden.getType(), lastHidden, finalNorm,
-        b.getF32FloatAttr(cfg.rmsNormEps));
+    Value normed =
+        llm::RMSNormOp::create(b, loc, lastHidden.getType(), lastHidden,
+                               finalNorm, b.getF32FloatAttr(cfg.rmsNormEps));
     Value logits = llm::LogitsOp::create(
         b, loc, tensor({kDyn, cfg.vocabSize}, b.getF32Type()), normed, lmHead);
     SmallVector<Value> returned = {logits};

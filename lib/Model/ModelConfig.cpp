@@ -46,8 +46,8 @@ llvm::Error ModelConfig::validate() const {
                    {"max_position_embeddings", maxPositionEmbeddings}};
   for (const Positive &p : positives)
     if (p.value <= 0)
-      return fieldError(p.field, llvm::formatv("must be positive, got {0}",
-                                               p.value));
+      return fieldError(p.field,
+                        llvm::formatv("must be positive, got {0}", p.value));
   if (numHeads % numKvHeads != 0)
     return fieldError("num_key_value_heads",
                       llvm::formatv("num_attention_heads ({0}) must be a "
@@ -63,9 +63,9 @@ llvm::Error ModelConfig::validate() const {
   if (!(ropeTheta > 0))
     return fieldError("rope_theta", "must be positive");
   if (slidingWindow && *slidingWindow <= 0)
-    return fieldError("sliding_window",
-                      llvm::formatv("must be positive, got {0}",
-                                    *slidingWindow));
+    return fieldError(
+        "sliding_window",
+        llvm::formatv("must be positive, got {0}", *slidingWindow));
   return llvm::Error::success();
 }
 

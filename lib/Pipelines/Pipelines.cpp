@@ -28,19 +28,19 @@ void kiln::buildCpuLowerToLinalgPipeline(OpPassManager &pm) {
 }
 
 void kiln::buildCpuTilePipeline(OpPassManager &pm) {
-  addTextualPipeline(pm, "kiln-assign-lowering-config{target=cpu},"
-                         "kiln-tile-and-fuse{level=distribute},canonicalize,cse,"
-                         "kiln-tile-and-fuse{level=vector},canonicalize,cse,"
-                         "kiln-vectorize,canonicalize,cse");
+  addTextualPipeline(pm,
+                     "kiln-assign-lowering-config{target=cpu},"
+                     "kiln-tile-and-fuse{level=distribute},canonicalize,cse,"
+                     "kiln-tile-and-fuse{level=vector},canonicalize,cse,"
+                     "kiln-vectorize,canonicalize,cse");
 }
 
 void kiln::buildCpuBufferizePipeline(OpPassManager &pm) {
   // Function boundaries are bufferized too, so that the KV cache arguments
   // are written in place and the layer function returns no copy of them.
-  addTextualPipeline(
-      pm, "kiln-bufferize,canonicalize,cse,"
-          "canonicalize,"
-          "buffer-deallocation-pipeline,canonicalize");
+  addTextualPipeline(pm, "kiln-bufferize,canonicalize,cse,"
+                         "canonicalize,"
+                         "buffer-deallocation-pipeline,canonicalize");
 }
 
 void kiln::buildCpuToLLVMPipeline(OpPassManager &pm) {

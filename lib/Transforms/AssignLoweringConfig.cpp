@@ -36,8 +36,8 @@ struct AssignLoweringConfigPass final
       if (!isRoot && !hotFusedLoop)
         return WalkResult::advance();
       llm::LoweringConfigAttr config = chooseCpuLoweringConfig(op, isRoot);
-      if (!isRoot && llvm::all_of(config.getVector(),
-                                  [](int64_t s) { return s == 0; }))
+      if (!isRoot &&
+          llvm::all_of(config.getVector(), [](int64_t s) { return s == 0; }))
         return WalkResult::advance();
       op->setAttr(llm::LoweringConfigAttr::getAttrName(), config);
       return WalkResult::advance();

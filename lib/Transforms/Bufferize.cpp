@@ -38,8 +38,8 @@ struct BufferizePass final : kiln::impl::BufferizeBase<BufferizePass> {
     if (failed(bufferization::eliminateEmptyTensors(rewriter, module)))
       return signalPassFailure();
     bufferization::BufferizationState state;
-    if (failed(bufferization::runOneShotModuleBufferize(module, options,
-                                                        state)))
+    if (failed(
+            bufferization::runOneShotModuleBufferize(module, options, state)))
       return signalPassFailure();
     // Private functions (the layer bodies) stop returning the buffers that
     // are their own arguments; call sites then use the arguments directly.
@@ -113,9 +113,8 @@ struct BufferizePass final : kiln::impl::BufferizeBase<BufferizePass> {
                                           keptTypes, call.getOperands());
       unsigned next = 0;
       for (unsigned i = 0, e = call.getNumResults(); i < e; ++i) {
-        Value replacement = erase.test(i)
-                                ? call.getOperand(argOfResult[i])
-                                : newCall.getResult(next++);
+        Value replacement = erase.test(i) ? call.getOperand(argOfResult[i])
+                                          : newCall.getResult(next++);
         call.getResult(i).replaceAllUsesWith(replacement);
       }
       call.erase();

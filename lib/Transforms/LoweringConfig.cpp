@@ -24,12 +24,11 @@ bool kiln::isFusedIntoConsumers(linalg::LinalgOp op) {
     return false;
   if (op->getNumResults() != 1 || op->getResult(0).use_empty())
     return false;
-  bool allLinalgUsers = llvm::all_of(op->getResult(0).getUsers(),
-                                     [&](Operation *user) {
-                                       return isa<linalg::LinalgOp>(user) &&
-                                              user->getBlock() ==
-                                                  op->getBlock();
-                                     });
+  bool allLinalgUsers =
+      llvm::all_of(op->getResult(0).getUsers(), [&](Operation *user) {
+        return isa<linalg::LinalgOp>(user) &&
+               user->getBlock() == op->getBlock();
+      });
   if (!allLinalgUsers)
     return false;
   return op->getResult(0).hasOneUse() ||
@@ -125,7 +124,8 @@ llm::LoweringConfigAttr kiln::chooseCpuLoweringConfig(linalg::LinalgOp op,
 LogicalResult kiln::verifyLoweringConfig(linalg::LinalgOp op,
                                          llm::LoweringConfigAttr config) {
   int64_t numLoops = op.getNumLoops();
-  auto checkSize = [&](ArrayRef<int64_t> sizes, StringRef name) -> LogicalResult {
+  auto checkSize = [&](ArrayRef<int64_t> sizes,
+                       StringRef name) -> LogicalResult {
     if (sizes.empty() || int64_t(sizes.size()) == numLoops)
       return success();
     return op->emitOpError("lowering_config '")

@@ -23,8 +23,9 @@ enum class Level { Distribute, Vector };
 
 bool isElementwise(linalg::LinalgOp op) {
   return op.getNumLoops() == op.getNumParallelLoops() &&
-         llvm::all_of(op.getIndexingMapsArray(),
-                      [](AffineMap map) { return map.isProjectedPermutation(); });
+         llvm::all_of(op.getIndexingMapsArray(), [](AffineMap map) {
+           return map.isProjectedPermutation();
+         });
 }
 
 struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
@@ -62,8 +63,8 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
     llm::LoweringConfigAttr config = getLoweringConfig(root);
     if (failed(verifyLoweringConfig(root, config)))
       return failure();
-    ArrayRef<int64_t> sizes = lvl == Level::Distribute ? config.getDistribute()
-                                                       : config.getVector();
+    ArrayRef<int64_t> sizes =
+        lvl == Level::Distribute ? config.getDistribute() : config.getVector();
     if (sizes.empty() || llvm::all_of(sizes, [](int64_t s) { return s == 0; }))
       return success();
     if (!root.hasPureTensorSemantics())
@@ -80,9 +81,8 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
     scf::SCFTileAndFuseOptions options;
     options.setTilingOptions(tilingOptions);
     options.setFusionControlFn(
-        [lvl](tensor::ExtractSliceOp, OpResult producer,
-              bool isDestination) -> std::optional<
-                                      scf::SCFTileAndFuseOptions::ControlFnResult> {
+        [lvl](tensor::ExtractSliceOp, OpResult producer, bool isDestination)
+            -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
           auto producerOp = dyn_cast<linalg::LinalgOp>(producer.getOwner());
           if (!producerOp)
             return std::nullopt;

@@ -1,6 +1,6 @@
 //===- LoweringConfigTest.cpp - tests of the CPU tile-size heuristic ------===//
-#include "kiln/Pipelines/Pipelines.h"
 #include "kiln/Transforms/LoweringConfig.h"
+#include "kiln/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/BuiltinOps.h"

@@ -1,6 +1,6 @@
 //===- ModelBuilderTest.cpp - tests of the decoder graph builder ----------===//
-#include "kiln/Dialect/LLM/IR/LLMOps.h"
 #include "kiln/Model/ModelBuilder.h"
+#include "kiln/Dialect/LLM/IR/LLMOps.h"
 #include "kiln/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -47,9 +47,9 @@ TEST(ModelBuilder, TinyModelHasPrefillAndDecodeEntries) {
   auto ids = cast<RankedTensorType>(decode.getArgumentTypes()[0]);
   EXPECT_EQ(ids.getDimSize(1), 1);
   EXPECT_TRUE(ids.isDynamicDim(0));
-  EXPECT_EQ(prefill.getArgAttrOfType<StringAttr>(3, kBindingAttrName)
-                .getValue(),
-            "model.embed_tokens.weight");
+  EXPECT_EQ(
+      prefill.getArgAttrOfType<StringAttr>(3, kBindingAttrName).getValue(),
+      "model.embed_tokens.weight");
 }
 
 TEST(ModelBuilder, LayerBodyIsEmittedOnceAndCalledPerLayer) {

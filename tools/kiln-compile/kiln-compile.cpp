@@ -38,13 +38,14 @@ static cl::opt<std::string>
                  cl::desc("Built-in model config to compile (tiny, "
                           "llama3-8b)"),
                  cl::init("tiny"), cl::cat(kCategory));
-static cl::opt<std::string> dtypeOpt(
-    "dtype", cl::desc("Weight and activation type: f32, f16 or bf16 "
+static cl::opt<std::string>
+    dtypeOpt("dtype",
+             cl::desc("Weight and activation type: f32, f16 or bf16 "
                       "(default: the model's own)"),
-    cl::init(""), cl::cat(kCategory));
-static cl::opt<int64_t> layersOpt(
-    "num-layers", cl::desc("Override the number of layers (0: keep)"),
-    cl::init(0), cl::cat(kCategory));
+             cl::init(""), cl::cat(kCategory));
+static cl::opt<int64_t>
+    layersOpt("num-layers", cl::desc("Override the number of layers (0: keep)"),
+              cl::init(0), cl::cat(kCategory));
 enum class Emit { LLM, Linalg, Tiled, Bufferized, LLVMDialect, LLVMIR };
 static cl::opt<Emit> emitOpt(
     "emit", cl::desc("What to write to the output"),
@@ -55,9 +56,10 @@ static cl::opt<Emit> emitOpt(
                clEnumValN(Emit::LLVMDialect, "llvm", "the LLVM dialect"),
                clEnumValN(Emit::LLVMIR, "llvmir", "LLVM IR")),
     cl::init(Emit::LLVMIR), cl::cat(kCategory));
-static cl::opt<std::string> outputOpt("o", cl::desc("Output file ('-' for "
-                                                    "stdout; none: summary "
-                                                    "only)"),
+static cl::opt<std::string> outputOpt("o",
+                                      cl::desc("Output file ('-' for "
+                                               "stdout; none: summary "
+                                               "only)"),
                                       cl::value_desc("file"), cl::init(""),
                                       cl::cat(kCategory));
 static cl::opt<bool> quietOpt("quiet", cl::desc("No progress on stderr"),
@@ -96,8 +98,7 @@ int main(int argc, char **argv) {
   if (!dtypeOpt.empty()) {
     std::optional<DType> dt = parseDType(dtypeOpt);
     if (!dt)
-      return fail("--dtype: expected f32, f16 or bf16, got '" + dtypeOpt +
-                  "'");
+      return fail("--dtype: expected f32, f16 or bf16, got '" + dtypeOpt + "'");
     cfg.dtype = *dt;
   }
   if (layersOpt < 0)
@@ -148,10 +149,11 @@ int main(int argc, char **argv) {
     const char *name;
     Emit after;
     void (*build)(OpPassManager &);
-  } stages[] = {{"lower to linalg", Emit::Linalg, buildCpuLowerToLinalgPipeline},
-                {"tile and fuse", Emit::Tiled, buildCpuTilePipeline},
-                {"bufferize", Emit::Bufferized, buildCpuBufferizePipeline},
-                {"lower to LLVM", Emit::LLVMDialect, buildCpuToLLVMPipeline}};
+  } stages[] = {
+      {"lower to linalg", Emit::Linalg, buildCpuLowerToLinalgPipeline},
+      {"tile and fuse", Emit::Tiled, buildCpuTilePipeline},
+      {"bufferize", Emit::Bufferized, buildCpuBufferizePipeline},
+      {"lower to LLVM", Emit::LLVMDialect, buildCpuToLLVMPipeline}};
   for (const Stage &stage : stages) {
     if (emitOpt < stage.after)
       break;

@@ -6,11 +6,21 @@
 
 namespace mlir {
 class RewritePatternSet;
-namespace arith { class ArithDialect; }
-namespace linalg { class LinalgDialect; }
-namespace math { class MathDialect; }
-namespace scf { class SCFDialect; }
-namespace tensor { class TensorDialect; }
+namespace arith {
+class ArithDialect;
+}
+namespace linalg {
+class LinalgDialect;
+}
+namespace math {
+class MathDialect;
+}
+namespace scf {
+class SCFDialect;
+}
+namespace tensor {
+class TensorDialect;
+}
 } // namespace mlir
 
 namespace kiln {

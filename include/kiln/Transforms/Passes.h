@@ -7,18 +7,36 @@
 #include "llvm/ADT/StringRef.h"
 
 namespace mlir {
-namespace affine { class AffineDialect; }
-namespace arith { class ArithDialect; }
-namespace bufferization { class BufferizationDialect; }
-namespace linalg { class LinalgDialect; }
-namespace memref { class MemRefDialect; }
-namespace scf { class SCFDialect; }
-namespace tensor { class TensorDialect; }
-namespace vector { class VectorDialect; }
+namespace affine {
+class AffineDialect;
+}
+namespace arith {
+class ArithDialect;
+}
+namespace bufferization {
+class BufferizationDialect;
+}
+namespace linalg {
+class LinalgDialect;
+}
+namespace memref {
+class MemRefDialect;
+}
+namespace scf {
+class SCFDialect;
+}
+namespace tensor {
+class TensorDialect;
+}
+namespace vector {
+class VectorDialect;
+}
 } // namespace mlir
 
 namespace kiln {
-namespace llm { class LLMDialect; }
+namespace llm {
+class LLMDialect;
+}
 
 /// Unit attribute on a linalg op whose result tile-and-fuse recomputes in
 /// each consumer tile instead of materialising it.

@@ -105,10 +105,9 @@ Value matmulTransposedB(OpBuilder &b, Location loc, Value lhs, Value rhs) {
   Value acc = filledTensor(b, loc, sizes, b.getF32Type(), b.getF32FloatAttr(0));
   auto matmul = linalg::MatmulOp::create(b, loc, TypeRange{acc.getType()},
                                          ValueRange{lhs, rhs}, ValueRange{acc});
-  SmallVector<Attribute> maps = {
-      AffineMapAttr::get(dimsMap(ctx, 3, {0, 2})),
-      AffineMapAttr::get(dimsMap(ctx, 3, {1, 2})),
-      AffineMapAttr::get(dimsMap(ctx, 3, {0, 1}))};
+  SmallVector<Attribute> maps = {AffineMapAttr::get(dimsMap(ctx, 3, {0, 2})),
+                                 AffineMapAttr::get(dimsMap(ctx, 3, {1, 2})),
+                                 AffineMapAttr::get(dimsMap(ctx, 3, {0, 1}))};
   matmul.setIndexingMapsAttr(ArrayAttr::get(ctx, maps));
   return matmul.getResult(0);
 }
@@ -264,8 +263,8 @@ struct LinearLowering : OpConversionPattern<llm::LinearOp> {
                         });
     }
     if (out.getType() != op.getResult().getType())
-      out = tensor::CastOp::create(rewriter, loc, op.getResult().getType(),
-                                   out);
+      out =
+          tensor::CastOp::create(rewriter, loc, op.getResult().getType(), out);
     rewriter.replaceOp(op, out);
     return success();
   }
@@ -321,9 +320,9 @@ struct RopeLowering : OpConversionPattern<llm::RopeOp> {
           Value negP = arith::NegFOp::create(b, l, p);
           Value rotated = arith::SelectOp::create(b, l, firstHalf, negP, p);
           Value x = toF32(b, l, args[0]);
-          Value y = arith::AddFOp::create(
-              b, l, arith::MulFOp::create(b, l, x, cos),
-              arith::MulFOp::create(b, l, rotated, sin));
+          Value y =
+              arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, x, cos),
+                                    arith::MulFOp::create(b, l, rotated, sin));
           return fromF32(b, l, y, elemType);
         });
     rewriter.replaceOp(op, result);
@@ -397,8 +396,7 @@ struct AttentionLowering : OpConversionPattern<llm::AttentionOp> {
             arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, j, lower);
         visible = arith::AndIOp::create(b, l, visible, inWindow);
       }
-      Value scaled =
-          arith::MulFOp::create(b, l, score, f32Const(b, l, scale));
+      Value scaled = arith::MulFOp::create(b, l, score, f32Const(b, l, scale));
       Value negInf = f32Const(b, l, -std::numeric_limits<double>::infinity());
       return arith::SelectOp::create(b, l, visible, scaled, negInf);
     };
@@ -454,8 +452,8 @@ struct AttentionLowering : OpConversionPattern<llm::AttentionOp> {
         });
 
     if (!elemType.isF32()) {
-      Value init = emptyTensor(rewriter, loc, {batch, seq, kvh, g, d},
-                               elemType);
+      Value init =
+          emptyTensor(rewriter, loc, {batch, seq, kvh, g, d}, elemType);
       AffineMap id = dimsMap(ctx, 5, {0, 1, 2, 3, 4});
       out = makeGeneric(rewriter, loc, out, init, {id, id},
                         {kPar, kPar, kPar, kPar, kPar},
@@ -631,8 +629,7 @@ struct ConvertLLMToLinalgPass final
 } // namespace
 
 void kiln::populateLLMToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<EmbeddingLowering, RMSNormLowering, LinearLowering,
-               RopeLowering, AttentionLowering, KVCacheWriteLowering,
-               SiluMulLowering, AddLowering, LogitsLowering>(
-      patterns.getContext());
+  patterns.add<EmbeddingLowering, RMSNormLowering, LinearLowering, RopeLowering,
+               AttentionLowering, KVCacheWriteLowering, SiluMulLowering,
+               AddLowering, LogitsLowering>(patterns.getContext());
 }

@@ -32,14 +32,14 @@ Attribute LoweringConfigAttr::parse(AsmParser &parser, Type) {
                        SmallVectorImpl<int64_t> &sizes) -> ParseResult {
     if (parser.parseKeyword(keyword) || parser.parseEqual())
       return failure();
-    return parser.parseCommaSeparatedList(
-        AsmParser::Delimiter::Square, [&]() -> ParseResult {
-          int64_t size;
-          if (parser.parseInteger(size))
-            return failure();
-          sizes.push_back(size);
-          return success();
-        });
+    return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square,
+                                          [&]() -> ParseResult {
+                                            int64_t size;
+                                            if (parser.parseInteger(size))
+                                              return failure();
+                                            sizes.push_back(size);
+                                            return success();
+                                          });
   };
   if (parser.parseLess() || parseList("distribute", distribute) ||
       parser.parseComma() || parseList("vector", vector) ||

@@ -32,8 +32,8 @@ LogicalResult expectSameSize(Operation *op, int64_t a, StringRef aName,
                              int64_t b, StringRef bName) {
   if (ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b)
     return success();
-  return op->emitOpError() << aName << " (" << a << ") does not match "
-                           << bName << " (" << b << ")";
+  return op->emitOpError() << aName << " (" << a << ") does not match " << bName
+                           << " (" << b << ")";
 }
 
 LogicalResult expectSameElementType(Operation *op, Value a, StringRef aName,
@@ -42,8 +42,7 @@ LogicalResult expectSameElementType(Operation *op, Value a, StringRef aName,
   if (ta == tb)
     return success();
   return op->emitOpError() << "element type of " << aName << " (" << ta
-                           << ") does not match " << bName << " (" << tb
-                           << ")";
+                           << ") does not match " << bName << " (" << tb << ")";
 }
 
 /// Checks that `result` has exactly the shape and element type of `source`
@@ -52,9 +51,9 @@ LogicalResult expectSameShape(Operation *op, Value source, StringRef name,
                               Value result, StringRef resultName) {
   auto st = tensorType(source), rt = tensorType(result);
   if (st.getRank() != rt.getRank())
-    return op->emitOpError() << resultName << " rank (" << rt.getRank()
-                             << ") does not match " << name << " rank ("
-                             << st.getRank() << ")";
+    return op->emitOpError()
+           << resultName << " rank (" << rt.getRank() << ") does not match "
+           << name << " rank (" << st.getRank() << ")";
   for (int64_t i = 0; i < st.getRank(); ++i) {
     std::string a = (resultName + " dim " + Twine(i)).str();
     std::string b = (name + " dim " + Twine(i)).str();
@@ -145,10 +144,9 @@ LogicalResult LinearOp::verify() {
            << res.getRank() << ") does not match input rank (" << in.getRank()
            << ")";
   for (int64_t i = 0; i + 1 < in.getRank(); ++i)
-    if (failed(expectSameSize(op, res.getDimSize(i),
-                              ("result dim " + Twine(i)).str(),
-                              in.getDimSize(i),
-                              ("input dim " + Twine(i)).str())))
+    if (failed(expectSameSize(
+            op, res.getDimSize(i), ("result dim " + Twine(i)).str(),
+            in.getDimSize(i), ("input dim " + Twine(i)).str())))
       return failure();
   if (failed(expectSameSize(op, res.getDimSize(res.getRank() - 1),
                             "result feature size", w.getDimSize(0),
@@ -187,8 +185,8 @@ LogicalResult AttentionOp::verify() {
   auto q = tensorType(getQuery()), k = tensorType(getKeys()),
        v = tensorType(getValues());
   if (failed(expectSameShape(op, getKeys(), "keys", getValues(), "values")) ||
-      failed(expectSameElementType(op, getKeys(), "keys", getQuery(),
-                                   "query")) ||
+      failed(
+          expectSameElementType(op, getKeys(), "keys", getQuery(), "query")) ||
       failed(expectSameSize(op, k.getDimSize(0), "keys batch size",
                             q.getDimSize(0), "query batch size")) ||
       failed(expectSameSize(op, k.getDimSize(3), "keys head_dim",
@@ -206,8 +204,8 @@ LogicalResult AttentionOp::verify() {
            << q.getDimSize(3);
   if (numHeads % numKvHeads != 0)
     return emitOpError("num_heads (")
-           << numHeads << ") must be a multiple of num_kv_heads ("
-           << numKvHeads << ")";
+           << numHeads << ") must be a multiple of num_kv_heads (" << numKvHeads
+           << ")";
   if (!(getScale().convertToFloat() > 0.0f))
     return emitOpError("expects a positive scale, got ")
            << getScale().convertToFloat();
@@ -257,8 +255,8 @@ LogicalResult AddOp::verify() {
 
 LogicalResult LogitsOp::verify() {
   Operation *op = getOperation();
-  if (failed(expectRank(op, getHidden(), "hidden", 3,
-                        "[batch, seq, hidden]")) ||
+  if (failed(
+          expectRank(op, getHidden(), "hidden", 3, "[batch, seq, hidden]")) ||
       failed(expectRank(op, getWeight(), "weight", 2, "[vocab, hidden]")) ||
       failed(expectRank(op, getResult(), "result", 2, "[batch, vocab]")))
     return failure();
