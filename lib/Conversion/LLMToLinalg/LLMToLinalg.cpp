@@ -66,6 +66,16 @@ Value indexOf(OpBuilder &b, Location loc, Value intValue) {
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), intValue);
 }
 
+/// `index` clamped into [0, size): out-of-range ids and positions must not
+/// read or write out of bounds (the runtime reports them before the call).
+Value clampIndex(OpBuilder &b, Location loc, Value index, Value size) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value last = arith::SubIOp::create(b, loc, size, one);
+  Value atLeastZero = arith::MaxSIOp::create(b, loc, index, zero);
+  return arith::MinSIOp::create(b, loc, atLeastZero, last);
+}
+
 Value f32Const(OpBuilder &b, Location loc, double value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
 }
@@ -129,13 +139,7 @@ struct EmbeddingLowering : OpConversionPattern<llm::EmbeddingOp> {
         rewriter, loc, ids, init,
         {dimsMap(ctx, 3, {0, 1}), dimsMap(ctx, 3, {0, 1, 2})},
         {kPar, kPar, kPar}, [&](OpBuilder &b, Location l, ValueRange args) {
-          // Clamp ids into the table: a bad id must not read out of bounds.
-          Value id = indexOf(b, l, args[0]);
-          Value zero = arith::ConstantIndexOp::create(b, l, 0);
-          Value one = arith::ConstantIndexOp::create(b, l, 1);
-          Value last = arith::SubIOp::create(b, l, vocab, one);
-          id = arith::MaxSIOp::create(b, l, id, zero);
-          id = arith::MinSIOp::create(b, l, id, last);
+          Value id = clampIndex(b, l, indexOf(b, l, args[0]), vocab);
           Value col = linalg::IndexOp::create(b, l, 2);
           return tensor::ExtractOp::create(b, l, table, ValueRange{id, col})
               .getResult();
@@ -498,13 +502,7 @@ struct KVCacheWriteLowering : OpConversionPattern<llm::KVCacheWriteOp> {
           Value bIdx = args[0], sIdx = args[1], dest = args[2];
           Value pos = tensor::ExtractOp::create(b, l, positions,
                                                 ValueRange{bIdx, sIdx});
-          // Clamp into [0, max_context): never write outside the cache.
-          Value p = indexOf(b, l, pos);
-          Value zeroIdx = arith::ConstantIndexOp::create(b, l, 0);
-          Value oneIdx = arith::ConstantIndexOp::create(b, l, 1);
-          Value lastPos = arith::SubIOp::create(b, l, maxContext, oneIdx);
-          p = arith::MaxSIOp::create(b, l, p, zeroIdx);
-          p = arith::MinSIOp::create(b, l, p, lastPos);
+          Value p = clampIndex(b, l, indexOf(b, l, pos), maxContext);
           Value row = tensor::ExtractSliceOp::create(
               b, l, rowType, update,
               ArrayRef<OpFoldResult>{bIdx, sIdx, zero, zero},
