@@ -211,6 +211,7 @@ private:
         func::FuncOp::create(b, loc, name, b.getFunctionType(inputs, results));
     for (auto [idx, binding] : llvm::enumerate(bindings))
       fn.setArgAttr(idx, kBindingAttrName, b.getStringAttr(binding));
+    fn->setAttr(kEntryAttrName, b.getUnitAttr());
     Block *body = fn.addEntryBlock();
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(body);

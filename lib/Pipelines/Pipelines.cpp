@@ -53,7 +53,8 @@ void kiln::buildCpuToLLVMPipeline(OpPassManager &pm) {
           "convert-arith-to-llvm,convert-index-to-llvm,"
           "finalize-memref-to-llvm,convert-cf-to-llvm,convert-func-to-llvm,"
           "convert-ub-to-llvm,"
-          "reconcile-unrealized-casts,canonicalize,cse");
+          "reconcile-unrealized-casts,canonicalize,cse,"
+          "kiln-emit-cpu-entry-abi");
 }
 
 void kiln::buildCpuPipeline(OpPassManager &pm) {

@@ -1,12 +1,20 @@
-//===- kiln-compile.cpp - build and compile a decoder graph ---------------===//
+//===- kiln-compile.cpp - compile a decoder model ahead of time ----------===//
 //
-// Until the artifact format exists (runtime issue), kiln-compile builds the
-// llm graph of a built-in model config, runs the CPU pipeline stage by stage
-// with progress on stderr, writes the requested form and prints a summary.
+//   kiln-compile MODEL_DIR -o model.kiln [--target cpu]
+//
+// reads MODEL_DIR/config.json (no weights needed), builds the llm graph,
+// runs the CPU pipeline stage by stage with progress on stderr, generates
+// native code and writes a versioned artifact (see docs/artifact.md).
+// `--builtin NAME` replaces MODEL_DIR with a built-in config, and `--emit`
+// stops at an intermediate form for study.
 //
 //===----------------------------------------------------------------------===//
+#include "kiln/Artifact/Artifact.h"
+#include "kiln/Model/HuggingFaceConfig.h"
 #include "kiln/Model/ModelBuilder.h"
 #include "kiln/Pipelines/Pipelines.h"
+
+#include "kiln/runtime/ArtifactFormat.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -34,19 +42,40 @@ namespace cl = llvm::cl;
 
 static cl::OptionCategory kCategory("kiln-compile options");
 static cl::opt<std::string>
+    modelDirOpt(cl::Positional,
+                cl::desc("<model dir> (Hugging Face layout: config.json)"),
+                cl::init(""), cl::cat(kCategory));
+static cl::opt<std::string>
     builtinModel("builtin",
-                 cl::desc("Built-in model config to compile (tiny, "
-                          "llama3-8b)"),
-                 cl::init("tiny"), cl::cat(kCategory));
+                 cl::desc("Compile a built-in model config instead of a "
+                          "model directory (tiny, llama3-8b)"),
+                 cl::init(""), cl::cat(kCategory));
+static cl::opt<std::string> targetOpt("target",
+                                      cl::desc("Target: cpu (default)"),
+                                      cl::init("cpu"), cl::cat(kCategory));
+static cl::opt<std::string>
+    cpuOpt("cpu",
+           cl::desc("CPU to generate code for: native (default), generic, "
+                    "or an LLVM CPU name"),
+           cl::init("native"), cl::cat(kCategory));
+static cl::opt<unsigned> optLevelOpt("O", cl::desc("LLVM optimization level "
+                                                   "0-3 (default 3)"),
+                                     cl::Prefix, cl::init(3),
+                                     cl::cat(kCategory));
+static cl::opt<std::string>
+    linkerOpt("linker",
+              cl::desc("Linker for the CPU kernels (default: ld.lld or ld "
+                       "on PATH)"),
+              cl::init(""), cl::cat(kCategory));
 static cl::opt<std::string>
     dtypeOpt("dtype",
              cl::desc("Weight and activation type: f32, f16 or bf16 "
-                      "(default: the model's own)"),
+                      "(default: f32 for the cpu target)"),
              cl::init(""), cl::cat(kCategory));
 static cl::opt<int64_t>
     layersOpt("num-layers", cl::desc("Override the number of layers (0: keep)"),
               cl::init(0), cl::cat(kCategory));
-enum class Emit { LLM, Linalg, Tiled, Bufferized, LLVMDialect, LLVMIR };
+enum class Emit { LLM, Linalg, Tiled, Bufferized, LLVMDialect, LLVMIR, Artifact };
 static cl::opt<Emit> emitOpt(
     "emit", cl::desc("What to write to the output"),
     cl::values(clEnumValN(Emit::LLM, "llm", "the llm graph"),
@@ -54,8 +83,10 @@ static cl::opt<Emit> emitOpt(
                clEnumValN(Emit::Tiled, "tiled", "tiled and vectorized"),
                clEnumValN(Emit::Bufferized, "bufferized", "on memrefs"),
                clEnumValN(Emit::LLVMDialect, "llvm", "the LLVM dialect"),
-               clEnumValN(Emit::LLVMIR, "llvmir", "LLVM IR")),
-    cl::init(Emit::LLVMIR), cl::cat(kCategory));
+               clEnumValN(Emit::LLVMIR, "llvmir", "LLVM IR"),
+               clEnumValN(Emit::Artifact, "artifact",
+                          "the artifact for kiln-run (default)")),
+    cl::init(Emit::Artifact), cl::cat(kCategory));
 static cl::opt<std::string> outputOpt("o",
                                       cl::desc("Output file ('-' for "
                                                "stdout; none: summary "
@@ -82,29 +113,72 @@ int fail(const llvm::Twine &msg) {
   llvm::errs() << "kiln-compile: error: " << msg << "\n";
   return 1;
 }
+
+llvm::Expected<ModelConfig> loadConfig() {
+  if (!modelDirOpt.empty() && !builtinModel.empty())
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "give either a model directory or --builtin, not both");
+  if (!modelDirOpt.empty()) {
+    if (!llvm::sys::fs::is_directory(modelDirOpt))
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "'" + modelDirOpt + "' is not a directory (expected a model "
+                              "directory with config.json)");
+    ModelConfig cfg = ModelConfig();
+    auto warn = [](const llvm::Twine &msg) {
+      llvm::errs() << "kiln-compile: warning: " << msg << "\n";
+    };
+    return loadHuggingFaceConfig(modelDirOpt, warn);
+  }
+  return ModelConfig::builtin(builtinModel.empty() ? "tiny"
+                                                   : builtinModel.getValue());
+}
 } // namespace
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   registerKilnPassesAndPipelines();
   cl::HideUnrelatedOptions(kCategory);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "Kiln: compile a decoder graph for the CPU\n");
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "Kiln: compile a decoder model ahead of time\n\n"
+      "  kiln-compile MODEL_DIR -o model.kiln [--target cpu]\n");
 
-  llvm::Expected<ModelConfig> cfgOr = ModelConfig::builtin(builtinModel);
+  if (targetOpt != "cpu")
+    return fail("--target: '" + targetOpt +
+                "' is not supported (supported: cpu)");
+  if (optLevelOpt > 3)
+    return fail("-O: expected 0 to 3");
+  llvm::Expected<ModelConfig> cfgOr = loadConfig();
   if (!cfgOr)
     return fail(llvm::toString(cfgOr.takeError()));
   ModelConfig cfg = *cfgOr;
+  // The CPU computes in f32 unless asked otherwise: bf16 arithmetic is
+  // emulated there. The weights are converted at load time.
+  cfg.dtype = DType::F32;
   if (!dtypeOpt.empty()) {
     std::optional<DType> dt = parseDType(dtypeOpt);
     if (!dt)
       return fail("--dtype: expected f32, f16 or bf16, got '" + dtypeOpt + "'");
     cfg.dtype = *dt;
+  } else if (!builtinModel.empty()) {
+    cfg.dtype = ModelConfig::builtin(builtinModel)->dtype;
   }
   if (layersOpt < 0)
     return fail("--num-layers must be >= 0");
   if (layersOpt > 0)
     cfg.numLayers = layersOpt;
+  if (emitOpt == Emit::Artifact && (outputOpt.empty() || outputOpt == "-"))
+    return fail("an artifact needs an output file: -o FILE");
+
+  std::optional<CpuTarget> target;
+  if (emitOpt == Emit::Artifact) {
+    llvm::Expected<CpuTarget> targetOr = resolveCpuTarget(cpuOpt);
+    if (!targetOr)
+      return fail(llvm::toString(targetOr.takeError()));
+    target = *targetOr;
+  }
 
   DialectRegistry registry;
   registerKilnDialects(registry);
@@ -135,13 +209,27 @@ int main(int argc, char **argv) {
               prefill.getArgAttrOfType<StringAttr>(i, kBindingAttrName))
         numWeights += !binding.getValue().starts_with("input:") &&
                       !binding.getValue().starts_with("kv_cache:");
+  std::optional<llvm::json::Object> manifest;
+  if (emitOpt == Emit::Artifact) {
+    llvm::Expected<llvm::json::Object> manifestOr =
+        buildManifest(*module, cfg, *target);
+    if (!manifestOr)
+      return fail(llvm::toString(manifestOr.takeError()));
+    manifest = std::move(*manifestOr);
+  }
   struct StageReport {
     std::string name;
     double seconds;
     size_t ops;
+    const char *unit;
   };
   SmallVector<StageReport> report = {
-      {"build llm graph", secondsSince(start), countOps(*module)}};
+      {"build llm graph", secondsSince(start), countOps(*module), "ops"}};
+  auto reportStage = [&](StageReport r) {
+    progress(llvm::formatv("  {0,-17} {1,6:F2}s  {2} {3}", r.name, r.seconds,
+                           r.ops, r.unit));
+    report.push_back(std::move(r));
+  };
   progress(llvm::formatv("  build llm graph   {0,6:F2}s  {1} ops",
                          report.back().seconds, report.back().ops));
 
@@ -162,30 +250,52 @@ int main(int argc, char **argv) {
     stage.build(pm);
     if (failed(pm.run(*module)))
       return fail(llvm::Twine("the '") + stage.name + "' stage failed");
-    report.push_back({stage.name, secondsSince(start), countOps(*module)});
-    progress(llvm::formatv("  {0,-17} {1,6:F2}s  {2} ops", stage.name,
-                           report.back().seconds, report.back().ops));
+    reportStage({stage.name, secondsSince(start), countOps(*module), "ops"});
   }
 
   std::string text;
   llvm::raw_string_ostream os(text);
-  if (emitOpt == Emit::LLVMIR) {
+  if (emitOpt >= Emit::LLVMIR) {
     start = Clock::now();
     llvm::LLVMContext llvmContext;
     std::unique_ptr<llvm::Module> llvmModule =
         translateModuleToLLVMIR(*module, llvmContext);
     if (!llvmModule)
       return fail("translation to LLVM IR failed");
-    llvmModule->print(os, nullptr);
-    report.push_back({"translate", secondsSince(start),
-                      llvmModule->getFunctionList().size()});
-    progress(llvm::formatv("  translate         {0,6:F2}s  {1} LLVM functions",
-                           report.back().seconds, report.back().ops));
+    reportStage({"translate", secondsSince(start),
+                 llvmModule->getFunctionList().size(), "LLVM functions"});
+    if (emitOpt == Emit::LLVMIR) {
+      llvmModule->print(os, nullptr);
+    } else {
+      start = Clock::now();
+      progress(llvm::formatv("  generating code for {0} ({1}), -O{2} ...",
+                             target->cpu, target->triple, optLevelOpt));
+      llvm::Expected<std::string> so = compileCpuSharedObject(
+          *llvmModule, *target, optLevelOpt, linkerOpt);
+      if (!so)
+        return fail(llvm::toString(so.takeError()));
+      reportStage({"codegen + link", secondsSince(start), so->size(),
+                   "bytes of kernels"});
+      start = Clock::now();
+      std::string manifestText;
+      llvm::raw_string_ostream ms(manifestText);
+      ms << llvm::formatv("{0:2}", llvm::json::Value(std::move(*manifest)));
+      std::vector<ArtifactSection> sections = {
+          {artifact::kManifestSection, manifestText},
+          {artifact::kCpuSharedObjectSection, std::move(*so)}};
+      if (llvm::Error e = writeArtifact(outputOpt, sections))
+        return fail(llvm::toString(std::move(e)));
+      uint64_t size = 0;
+      llvm::sys::fs::file_size(outputOpt, size);
+      text.clear();
+      text.resize(size);
+      reportStage({"write artifact", secondsSince(start), size, "bytes"});
+    }
   } else {
     module->print(os);
   }
 
-  if (!outputOpt.empty()) {
+  if (!outputOpt.empty() && emitOpt != Emit::Artifact) {
     std::string err;
     auto out = openOutputFile(outputOpt, &err);
     if (!out)
@@ -215,9 +325,11 @@ int main(int argc, char **argv) {
       "caches; return f32 logits [batch, {4}]\n",
       kPrefillFuncName, kDecodeStepFuncName, numWeights, 2 * cfg.numLayers,
       cfg.vocabSize);
+  if (target)
+    summary << llvm::formatv("  target      cpu {0} ({1})\n", target->cpu,
+                             target->triple);
   for (const StageReport &r : report)
     summary << llvm::formatv("  {0,-17} {1,7:F3}s {2,8} {3}\n", r.name,
-                             r.seconds, r.ops,
-                             r.name == "translate" ? "LLVM functions" : "ops");
+                             r.seconds, r.ops, r.unit);
   return 0;
 }

@@ -17,6 +17,9 @@ constexpr llvm::StringLiteral kDecodeStepFuncName = "decode_step";
 /// KV-cache buffer an entry-point argument binds to.
 constexpr llvm::StringLiteral kBindingAttrName = "llm.binding";
 
+/// Unit attribute marking the entry points a runtime calls.
+constexpr llvm::StringLiteral kEntryAttrName = "llm.entry";
+
 /// Builds the `llm` graph of a whole decoder: `@prefill` (any number of
 /// tokens) and `@decode_step` (one token per sequence), each calling one
 /// private layer function once per layer. Both entries take

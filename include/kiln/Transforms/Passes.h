@@ -19,6 +19,9 @@ class BufferizationDialect;
 namespace linalg {
 class LinalgDialect;
 }
+namespace LLVM {
+class LLVMDialect;
+}
 namespace memref {
 class MemRefDialect;
 }

@@ -94,4 +94,26 @@ def Bufferize : Pass<"kiln-bufferize", "::mlir::ModuleOp"> {
   ];
 }
 
+def EmitCpuEntryABI : Pass<"kiln-emit-cpu-entry-abi", "::mlir::ModuleOp"> {
+  let summary = "Give the lowered CPU module the runtime's calling convention";
+  let description = [{
+    Runs on the LLVM dialect, last in the CPU pipeline. For every entry
+    point (an `llvm.func` carrying `llm.entry`) it adds an exported
+    `kiln_entry_<name>(ptr %args)` wrapper with one packed argument: `args`
+    is an array of pointers, one per lowered parameter of the entry (each
+    memref is allocated pointer, aligned pointer, offset, sizes, strides),
+    plus a last one to which the returned memref descriptor is stored. A
+    runtime can therefore call an entry with hundreds of weight arguments
+    without generating code.
+
+    Heap allocations of the compiled code (`malloc`/`free` calls) are routed
+    through two exported hook variables, `kiln_alloc_hook` and
+    `kiln_free_hook`, so that the runtime serves them from its workspace
+    (no allocation in the decode step); a null hook falls back to
+    `malloc`/`free` (mlir-runner tests). Private functions get internal
+    linkage.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // KILN_TRANSFORMS_PASSES_TD

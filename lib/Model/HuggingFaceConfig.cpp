@@ -1,0 +1,224 @@
+//===- HuggingFaceConfig.cpp - read a model directory's config.json -------===//
+#include "kiln/Model/HuggingFaceConfig.h"
+
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+using namespace kiln;
+
+namespace {
+/// Keys that never change the graph (tokenizer ids, training settings,
+/// bookkeeping): read silently.
+const char *const kIgnoredKeys[] = {
+    "_name_or_path", "transformers_version", "torch_dtype", "dtype",
+    "bos_token_id", "eos_token_id", "pad_token_id", "initializer_range",
+    "use_cache", "attention_dropout", "model_type", "pretraining_tp",
+    "hidden_act", "attention_bias", "mlp_bias", "rope_scaling",
+    "architectures", "max_window_layers", "use_sliding_window",
+    "sliding_window", "output_attentions", "output_hidden_states",
+    "return_dict", "tokenizer_class", "auto_map", "quantization_config",
+    "head_dim", "num_key_value_heads", "tie_word_embeddings", "rope_theta",
+    "rms_norm_eps", "hidden_size", "intermediate_size", "num_hidden_layers",
+    "num_attention_heads", "vocab_size", "max_position_embeddings",
+    "bad_words_ids", "decoder_start_token_id", "task_specific_params",
+    "id2label", "label2id", "problem_type", "is_decoder",
+    "is_encoder_decoder", "tie_encoder_decoder", "chunk_size_feed_forward",
+    "finetuning_task", "prefix", "sep_token_id", "cross_attention_hidden_size",
+    "add_cross_attention", "return_dict_in_generate", "torchscript",
+    "use_bfloat16", "pruned_heads"};
+
+class ConfigReader {
+public:
+  ConfigReader(const llvm::json::Object &obj, llvm::StringRef source)
+      : obj(obj), source(source) {}
+
+  llvm::Error error(llvm::StringRef field, const llvm::Twine &msg) const {
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("{0}: field '{1}': {2}", source, field, msg.str())
+            .str());
+  }
+
+  /// A required (or defaulted) integer field.
+  llvm::Error getInt(llvm::StringRef field, int64_t &out,
+                     std::optional<int64_t> fallback = std::nullopt) const {
+    const llvm::json::Value *v = obj.get(field);
+    if (!v || v->kind() == llvm::json::Value::Null) {
+      if (fallback) {
+        out = *fallback;
+        return llvm::Error::success();
+      }
+      return error(field, "missing (required)");
+    }
+    std::optional<int64_t> i = v->getAsInteger();
+    if (!i)
+      return error(field, "expected an integer");
+    out = *i;
+    return llvm::Error::success();
+  }
+
+  llvm::Error getNumber(llvm::StringRef field, double &out,
+                        double fallback) const {
+    const llvm::json::Value *v = obj.get(field);
+    if (!v || v->kind() == llvm::json::Value::Null) {
+      out = fallback;
+      return llvm::Error::success();
+    }
+    std::optional<double> d = v->getAsNumber();
+    if (!d)
+      return error(field, "expected a number");
+    out = *d;
+    return llvm::Error::success();
+  }
+
+  llvm::Error getBool(llvm::StringRef field, bool &out, bool fallback) const {
+    const llvm::json::Value *v = obj.get(field);
+    if (!v || v->kind() == llvm::json::Value::Null) {
+      out = fallback;
+      return llvm::Error::success();
+    }
+    std::optional<bool> b = v->getAsBoolean();
+    if (!b)
+      return error(field, "expected true or false");
+    out = *b;
+    return llvm::Error::success();
+  }
+
+private:
+  const llvm::json::Object &obj;
+  llvm::StringRef source;
+};
+} // namespace
+
+llvm::Expected<ModelConfig>
+kiln::parseHuggingFaceConfig(llvm::StringRef json, llvm::StringRef source,
+                             llvm::function_ref<void(const llvm::Twine &)> warn) {
+  llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(json);
+  if (!parsed)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("{0}: not valid JSON: {1}", source,
+                      llvm::toString(parsed.takeError()))
+            .str());
+  const llvm::json::Object *obj = parsed->getAsObject();
+  if (!obj)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("{0}: expected a JSON object", source).str());
+  ConfigReader r(*obj, source);
+
+  // The architecture decides the graph; only LLaMA's is built today.
+  const llvm::json::Array *archs = obj->getArray("architectures");
+  if (!archs || archs->empty() || !(*archs)[0].getAsString())
+    return r.error("architectures",
+                   "missing: expected e.g. [\"LlamaForCausalLM\"]");
+  llvm::StringRef arch = *(*archs)[0].getAsString();
+  if (arch != "LlamaForCausalLM")
+    return r.error("architectures",
+                   llvm::formatv("unsupported architecture '{0}' (supported: "
+                                 "LlamaForCausalLM)",
+                                 arch));
+  if (std::optional<llvm::StringRef> type = obj->getString("model_type"))
+    if (*type != "llama")
+      return r.error("model_type",
+                     llvm::formatv("'{0}' does not match LlamaForCausalLM "
+                                   "(expected 'llama')",
+                                   *type));
+
+  ModelConfig c;
+  c.name = llvm::sys::path::filename(llvm::sys::path::parent_path(source))
+               .str();
+  if (c.name.empty())
+    c.name = "model";
+  if (llvm::Error e = r.getInt("hidden_size", c.hiddenSize))
+    return std::move(e);
+  if (llvm::Error e = r.getInt("intermediate_size", c.intermediateSize))
+    return std::move(e);
+  if (llvm::Error e = r.getInt("num_hidden_layers", c.numLayers))
+    return std::move(e);
+  if (llvm::Error e = r.getInt("num_attention_heads", c.numHeads))
+    return std::move(e);
+  if (llvm::Error e = r.getInt("num_key_value_heads", c.numKvHeads, c.numHeads))
+    return std::move(e);
+  if (c.numHeads > 0 && c.hiddenSize % c.numHeads != 0 && !obj->get("head_dim"))
+    return r.error("head_dim", "missing, and hidden_size is not a multiple of "
+                               "num_attention_heads");
+  if (llvm::Error e = r.getInt("head_dim", c.headDim,
+                               c.numHeads > 0 ? c.hiddenSize / c.numHeads : 0))
+    return std::move(e);
+  if (llvm::Error e = r.getInt("vocab_size", c.vocabSize))
+    return std::move(e);
+  if (llvm::Error e =
+          r.getInt("max_position_embeddings", c.maxPositionEmbeddings))
+    return std::move(e);
+  if (llvm::Error e = r.getNumber("rms_norm_eps", c.rmsNormEps, 1e-6))
+    return std::move(e);
+  if (llvm::Error e = r.getNumber("rope_theta", c.ropeTheta, 10000.0))
+    return std::move(e);
+  if (llvm::Error e =
+          r.getBool("tie_word_embeddings", c.tieWordEmbeddings, false))
+    return std::move(e);
+
+  // Graph-changing fields Kiln does not implement yet: refuse, never ignore.
+  if (std::optional<llvm::StringRef> act = obj->getString("hidden_act")) {
+    if (*act != "silu")
+      return r.error("hidden_act",
+                     llvm::formatv("unsupported activation '{0}' (supported: "
+                                   "silu)",
+                                   *act));
+  } else if (obj->get("hidden_act")) {
+    return r.error("hidden_act", "expected a string");
+  }
+  for (const char *field : {"attention_bias", "mlp_bias"}) {
+    bool on = false;
+    if (llvm::Error e = r.getBool(field, on, false))
+      return std::move(e);
+    if (on)
+      return r.error(field, "biases are not supported for LlamaForCausalLM");
+  }
+  if (const llvm::json::Value *scaling = obj->get("rope_scaling"))
+    if (scaling->kind() != llvm::json::Value::Null)
+      return r.error("rope_scaling", "RoPE scaling is not supported yet "
+                                     "(expected null)");
+  int64_t tp = 1;
+  if (llvm::Error e = r.getInt("pretraining_tp", tp, 1))
+    return std::move(e);
+  if (tp != 1)
+    return r.error("pretraining_tp", "only 1 is supported");
+  if (const llvm::json::Value *q = obj->get("quantization_config"))
+    if (q->kind() != llvm::json::Value::Null)
+      return r.error("quantization_config",
+                     "quantized checkpoints are not supported");
+
+  llvm::StringSet<> known;
+  for (const char *key : kIgnoredKeys)
+    known.insert(key);
+  for (const auto &kv : *obj)
+    if (!known.contains(kv.first))
+      warn(llvm::formatv("{0}: ignoring unknown field '{1}'", source,
+                         kv.first.str()));
+
+  if (llvm::Error e = c.validate())
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("{0}: {1}", source, llvm::toString(std::move(e))).str());
+  return c;
+}
+
+llvm::Expected<ModelConfig>
+kiln::loadHuggingFaceConfig(llvm::StringRef modelDir,
+                            llvm::function_ref<void(const llvm::Twine &)> warn) {
+  llvm::SmallString<256> path(modelDir);
+  llvm::sys::path::append(path, "config.json");
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!buffer)
+    return llvm::createStringError(
+        buffer.getError(),
+        llvm::formatv("{0}: cannot read: {1}", path.str(),
+                      buffer.getError().message())
+            .str());
+  return parseHuggingFaceConfig((*buffer)->getBuffer(), path, warn);
+}

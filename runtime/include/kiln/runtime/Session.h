@@ -1,0 +1,130 @@
+//===- Session.h - a loaded model and a generation session -------*- C++ -*-===//
+//
+// `LoadedModel` = a validated artifact + its kernels + the weights bound by
+// name (memory-mapped in place when the file already has the compiled
+// dtype, converted once otherwise). `Session` owns what one sequence needs:
+// the KV cache for a maximum context, the input buffers, the argument
+// descriptors of each entry point and the workspace pool, all allocated up
+// front, so that prefill and the decode steps allocate nothing.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_RUNTIME_SESSION_H
+#define KILN_RUNTIME_SESSION_H
+
+#include "kiln/runtime/Artifact.h"
+#include "kiln/runtime/CpuKernels.h"
+#include "kiln/runtime/WeightStore.h"
+#include "kiln/runtime/Workspace.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln::rt {
+
+/// Page-aligned, zero-filled memory from mmap (pages are committed lazily,
+/// so an unused tail of a large KV cache costs no resident memory).
+class PageBuffer {
+public:
+  PageBuffer() = default;
+  explicit PageBuffer(size_t bytes);
+  PageBuffer(PageBuffer &&other) noexcept;
+  PageBuffer &operator=(PageBuffer &&other) noexcept;
+  PageBuffer(const PageBuffer &) = delete;
+  PageBuffer &operator=(const PageBuffer &) = delete;
+  ~PageBuffer();
+  void *data() const { return ptr; }
+  size_t size() const { return bytes; }
+
+private:
+  void *ptr = nullptr;
+  size_t bytes = 0;
+};
+
+class LoadedModel {
+public:
+  using Progress = std::function<void(const std::string &)>;
+  /// Loads the artifact, its kernels and the weights of `weightsDir`;
+  /// `progress` (optional) hears about each step.
+  LoadedModel(const std::string &artifactPath, const std::string &weightsDir,
+              const Progress &progress = nullptr);
+
+  const Artifact &artifact() const { return artifact_; }
+  const Manifest &manifest() const { return artifact_.manifest(); }
+  const CpuKernels &kernels() const { return *kernels_; }
+  /// The bound weight called `name` (in the compiled dtype).
+  const void *weight(const std::string &name) const;
+  /// Bytes of all bound weights in the compiled dtype.
+  size_t weightBytes() const { return weightBytes_; }
+  /// How many weights are used in place from the mapped files.
+  size_t weightsMappedInPlace() const { return mappedInPlace_; }
+
+private:
+  Artifact artifact_;
+  std::unique_ptr<CpuKernels> kernels_;
+  WeightStore weights_;
+  std::vector<std::pair<std::string, const void *>> bound_;
+  std::vector<PageBuffer> converted_;
+  size_t weightBytes_ = 0;
+  size_t mappedInPlace_ = 0;
+};
+
+class Session {
+public:
+  /// Allocates the KV cache for `maxContext` positions (batch 1) and sizes
+  /// the workspace with one decode step at that context.
+  Session(const LoadedModel &model, int64_t maxContext);
+
+  /// Appends `ids` at the current position; returns the logits [vocab] of
+  /// the last one. Throws Error if an id is outside the vocabulary or the
+  /// tokens do not fit in the context.
+  const float *prefill(const std::vector<int32_t> &ids);
+  /// Appends one token; returns its logits [vocab].
+  const float *decode(int32_t id);
+  /// Forgets the sequence (the cache is simply overwritten later).
+  void reset() { position_ = 0; }
+
+  int64_t position() const { return position_; }
+  int64_t maxContext() const { return maxContext_; }
+  int64_t vocabSize() const { return vocab_; }
+  size_t kvCacheBytes() const;
+  const WorkspacePool &workspace() const { return pool_; }
+  /// Workspace blocks created by decode steps after the sizing step (0 when
+  /// the decode loop allocates nothing).
+  uint64_t decodeAllocations() const { return decodeGrowth_; }
+
+private:
+  struct Binding {
+    enum class Source { Ids, Positions, KvLen, Weight, Cache } source;
+    const ValueDesc *desc;
+    const void *data = nullptr;
+    size_t firstWord = 0;
+  };
+  struct PreparedEntry {
+    CpuKernels::EntryFn fn = nullptr;
+    const EntryDesc *desc = nullptr;
+    std::vector<Binding> bindings;
+    std::vector<int64_t> words;
+    std::vector<void *> argPointers;
+  };
+
+  PreparedEntry prepare(const std::string &name);
+  const float *run(PreparedEntry &entry, int64_t numTokens);
+  void checkIds(const int32_t *ids, size_t n) const;
+
+  const LoadedModel &model_;
+  int64_t maxContext_;
+  int64_t vocab_;
+  int64_t position_ = 0;
+  std::vector<PageBuffer> caches_;
+  std::vector<int32_t> ids_, positions_;
+  std::vector<float> logits_;
+  WorkspacePool pool_;
+  PreparedEntry prefill_, decode_;
+  uint64_t decodeGrowth_ = 0;
+};
+
+} // namespace kiln::rt
+
+#endif // KILN_RUNTIME_SESSION_H
