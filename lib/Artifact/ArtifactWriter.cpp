@@ -26,9 +26,9 @@ llvm::Error kiln::writeArtifact(llvm::StringRef path,
     return error("too many sections");
 
   std::vector<SectionEntry> table(sections.size());
-  uint64_t offset = alignTo(sizeof(FileHeader) +
-                                sections.size() * sizeof(SectionEntry),
-                            kSectionAlignment);
+  uint64_t offset =
+      alignTo(sizeof(FileHeader) + sections.size() * sizeof(SectionEntry),
+              kSectionAlignment);
   for (auto [entry, section] : llvm::zip(table, sections)) {
     if (section.name.empty() || section.name.size() >= kSectionNameSize)
       return error("bad section name '" + section.name + "'");
@@ -45,7 +45,8 @@ llvm::Error kiln::writeArtifact(llvm::StringRef path,
   header.formatVersion = kFormatVersion;
   header.numSections = sections.size();
   header.fileSize = offset;
-  header.tableChecksum = fnv1a(table.data(), table.size() * sizeof(SectionEntry));
+  header.tableChecksum =
+      fnv1a(table.data(), table.size() * sizeof(SectionEntry));
 
   std::string temp = (path + ".tmp").str();
   {

@@ -48,9 +48,8 @@ llvm::Expected<CpuTarget> kiln::resolveCpuTarget(llvm::StringRef cpu) {
   } else {
     target.cpu = cpu == "generic" ? "x86-64" : cpu.str();
   }
-  std::unique_ptr<llvm::MCSubtargetInfo> sti(
-      llvmTarget->createMCSubtargetInfo(llvm::Triple(target.triple),
-                                        target.cpu, target.features));
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(llvmTarget->createMCSubtargetInfo(
+      llvm::Triple(target.triple), target.cpu, target.features));
   if (!sti || !sti->isCPUStringValid(target.cpu))
     return makeError("--cpu: unknown CPU '" + target.cpu + "' for " +
                      target.triple);
@@ -118,9 +117,10 @@ kiln::compileCpuSharedObject(llvm::Module &module, const CpuTarget &target,
     builder.registerFunctionAnalyses(fam);
     builder.registerLoopAnalyses(lam);
     builder.crossRegisterProxies(lam, fam, cgam, mam);
-    llvm::OptimizationLevel level = optLevel == 1   ? llvm::OptimizationLevel::O1
-                                    : optLevel == 2 ? llvm::OptimizationLevel::O2
-                                                    : llvm::OptimizationLevel::O3;
+    llvm::OptimizationLevel level = optLevel == 1 ? llvm::OptimizationLevel::O1
+                                    : optLevel == 2
+                                        ? llvm::OptimizationLevel::O2
+                                        : llvm::OptimizationLevel::O3;
     builder.buildPerModuleDefaultPipeline(level).run(module, mam);
   }
 
@@ -160,13 +160,13 @@ kiln::compileCpuSharedObject(llvm::Module &module, const CpuTarget &target,
   // Undefined symbols (malloc, free, libm) resolve against the process
   // that loads the kernels.
   llvm::SmallVector<llvm::StringRef> args = {
-      *linkerPath, "-shared",        "-o",       soPath,
-      "-z",        "noexecstack",    "--as-needed", objPath};
+      *linkerPath, "-shared",     "-o",          soPath,
+      "-z",        "noexecstack", "--as-needed", objPath};
   std::string execError;
   std::optional<llvm::StringRef> redirects[] = {std::nullopt, logPath.str(),
                                                 logPath.str()};
-  int rc = llvm::sys::ExecuteAndWait(*linkerPath, args, std::nullopt,
-                                     redirects, 0, 0, &execError);
+  int rc = llvm::sys::ExecuteAndWait(*linkerPath, args, std::nullopt, redirects,
+                                     0, 0, &execError);
   if (rc != 0) {
     std::string log;
     if (auto buf = llvm::MemoryBuffer::getFile(logPath))

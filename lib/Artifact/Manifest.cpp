@@ -96,10 +96,9 @@ kiln::buildManifest(ModuleOp llmModule, const ModelConfig &config,
       llvm::StringRef name = binding.getValue();
       if (!name.starts_with("input:") && !name.starts_with("kv_cache:") &&
           seenWeights.insert(name).second)
-        weights.push_back(llvm::json::Object{
-            {"name", name},
-            {"dtype", (*desc)["dtype"]},
-            {"shape", (*desc)["shape"]}});
+        weights.push_back(llvm::json::Object{{"name", name},
+                                             {"dtype", (*desc)["dtype"]},
+                                             {"shape", (*desc)["shape"]}});
       args.push_back(std::move(*desc));
     }
     if (fn.getNumResults() < 1)

@@ -12,23 +12,62 @@ using namespace kiln;
 namespace {
 /// Keys that never change the graph (tokenizer ids, training settings,
 /// bookkeeping): read silently.
-const char *const kIgnoredKeys[] = {
-    "_name_or_path", "transformers_version", "torch_dtype", "dtype",
-    "bos_token_id", "eos_token_id", "pad_token_id", "initializer_range",
-    "use_cache", "attention_dropout", "model_type", "pretraining_tp",
-    "hidden_act", "attention_bias", "mlp_bias", "rope_scaling",
-    "architectures", "max_window_layers", "use_sliding_window",
-    "sliding_window", "output_attentions", "output_hidden_states",
-    "return_dict", "tokenizer_class", "auto_map", "quantization_config",
-    "head_dim", "num_key_value_heads", "tie_word_embeddings", "rope_theta",
-    "rms_norm_eps", "hidden_size", "intermediate_size", "num_hidden_layers",
-    "num_attention_heads", "vocab_size", "max_position_embeddings",
-    "bad_words_ids", "decoder_start_token_id", "task_specific_params",
-    "id2label", "label2id", "problem_type", "is_decoder",
-    "is_encoder_decoder", "tie_encoder_decoder", "chunk_size_feed_forward",
-    "finetuning_task", "prefix", "sep_token_id", "cross_attention_hidden_size",
-    "add_cross_attention", "return_dict_in_generate", "torchscript",
-    "use_bfloat16", "pruned_heads"};
+const char *const kIgnoredKeys[] = {"_name_or_path",
+                                    "transformers_version",
+                                    "torch_dtype",
+                                    "dtype",
+                                    "bos_token_id",
+                                    "eos_token_id",
+                                    "pad_token_id",
+                                    "initializer_range",
+                                    "use_cache",
+                                    "attention_dropout",
+                                    "model_type",
+                                    "pretraining_tp",
+                                    "hidden_act",
+                                    "attention_bias",
+                                    "mlp_bias",
+                                    "rope_scaling",
+                                    "architectures",
+                                    "max_window_layers",
+                                    "use_sliding_window",
+                                    "sliding_window",
+                                    "output_attentions",
+                                    "output_hidden_states",
+                                    "return_dict",
+                                    "tokenizer_class",
+                                    "auto_map",
+                                    "quantization_config",
+                                    "head_dim",
+                                    "num_key_value_heads",
+                                    "tie_word_embeddings",
+                                    "rope_theta",
+                                    "rms_norm_eps",
+                                    "hidden_size",
+                                    "intermediate_size",
+                                    "num_hidden_layers",
+                                    "num_attention_heads",
+                                    "vocab_size",
+                                    "max_position_embeddings",
+                                    "bad_words_ids",
+                                    "decoder_start_token_id",
+                                    "task_specific_params",
+                                    "id2label",
+                                    "label2id",
+                                    "problem_type",
+                                    "is_decoder",
+                                    "is_encoder_decoder",
+                                    "tie_encoder_decoder",
+                                    "chunk_size_feed_forward",
+                                    "finetuning_task",
+                                    "prefix",
+                                    "sep_token_id",
+                                    "cross_attention_hidden_size",
+                                    "add_cross_attention",
+                                    "return_dict_in_generate",
+                                    "torchscript",
+                                    "use_bfloat16",
+                                    "pruned_heads"};
 
 class ConfigReader {
 public:
@@ -38,8 +77,7 @@ public:
   llvm::Error error(llvm::StringRef field, const llvm::Twine &msg) const {
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
-        llvm::formatv("{0}: field '{1}': {2}", source, field, msg.str())
-            .str());
+        llvm::formatv("{0}: field '{1}': {2}", source, field, msg.str()).str());
   }
 
   /// A required (or defaulted) integer field.
@@ -93,9 +131,9 @@ private:
 };
 } // namespace
 
-llvm::Expected<ModelConfig>
-kiln::parseHuggingFaceConfig(llvm::StringRef json, llvm::StringRef source,
-                             llvm::function_ref<void(const llvm::Twine &)> warn) {
+llvm::Expected<ModelConfig> kiln::parseHuggingFaceConfig(
+    llvm::StringRef json, llvm::StringRef source,
+    llvm::function_ref<void(const llvm::Twine &)> warn) {
   llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(json);
   if (!parsed)
     return llvm::createStringError(
@@ -129,8 +167,8 @@ kiln::parseHuggingFaceConfig(llvm::StringRef json, llvm::StringRef source,
                                    *type));
 
   ModelConfig c;
-  c.name = llvm::sys::path::filename(llvm::sys::path::parent_path(source))
-               .str();
+  c.name =
+      llvm::sys::path::filename(llvm::sys::path::parent_path(source)).str();
   if (c.name.empty())
     c.name = "model";
   if (llvm::Error e = r.getInt("hidden_size", c.hiddenSize))
@@ -208,17 +246,16 @@ kiln::parseHuggingFaceConfig(llvm::StringRef json, llvm::StringRef source,
   return c;
 }
 
-llvm::Expected<ModelConfig>
-kiln::loadHuggingFaceConfig(llvm::StringRef modelDir,
-                            llvm::function_ref<void(const llvm::Twine &)> warn) {
+llvm::Expected<ModelConfig> kiln::loadHuggingFaceConfig(
+    llvm::StringRef modelDir,
+    llvm::function_ref<void(const llvm::Twine &)> warn) {
   llvm::SmallString<256> path(modelDir);
   llvm::sys::path::append(path, "config.json");
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
   if (!buffer)
     return llvm::createStringError(
-        buffer.getError(),
-        llvm::formatv("{0}: cannot read: {1}", path.str(),
-                      buffer.getError().message())
-            .str());
+        buffer.getError(), llvm::formatv("{0}: cannot read: {1}", path.str(),
+                                         buffer.getError().message())
+                               .str());
   return parseHuggingFaceConfig((*buffer)->getBuffer(), path, warn);
 }

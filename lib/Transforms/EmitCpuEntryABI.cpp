@@ -42,8 +42,8 @@ LLVM::LLVMFuncOp createHookedFunction(OpBuilder &b, Location loc,
                                       StringRef name, StringRef hook,
                                       LLVM::LLVMFuncOp fallback) {
   LLVM::LLVMFunctionType type = fallback.getFunctionType();
-  auto fn = LLVM::LLVMFuncOp::create(b, loc, name, type,
-                                     LLVM::Linkage::Internal);
+  auto fn =
+      LLVM::LLVMFuncOp::create(b, loc, name, type, LLVM::Linkage::Internal);
   OpBuilder::InsertionGuard guard(b);
   Block *entry = fn.addEntryBlock(b);
   Block *viaHook = b.createBlock(&fn.getBody());
@@ -87,8 +87,8 @@ LogicalResult createPackedWrapper(OpBuilder &b, LLVM::LLVMFuncOp entry) {
       cast<LLVM::LLVMStructType>(entryType.getReturnType()).isOpaque())
     return entry.emitOpError("an entry point cannot return an opaque struct");
 
-  auto wrapperType = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
-                                                 {ptrType});
+  auto wrapperType =
+      LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptrType});
   auto wrapper =
       LLVM::LLVMFuncOp::create(b, loc, ("kiln_entry_" + entry.getName()).str(),
                                wrapperType, LLVM::Linkage::External);

@@ -19,6 +19,10 @@ class Reader {
 public:
   explicit Reader(std::string name) : name(std::move(name)) {}
 
+  static std::string join(const std::string &path, const std::string &key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
   [[noreturn]] void fail(const std::string &path,
                          const std::string &msg) const {
     throw Error(name + ": manifest field '" + path + "': " + msg);
@@ -30,14 +34,14 @@ public:
       fail(path, "expected an object");
     auto it = obj.find(key);
     if (it == obj.end())
-      fail(path + "." + key, "missing");
+      fail(join(path, key), "missing");
     return *it;
   }
   std::string str(const json &obj, const std::string &key,
                   const std::string &path) const {
     const json &v = get(obj, key, path);
     if (!v.is_string())
-      fail(path + "." + key, "expected a string");
+      fail(join(path, key), "expected a string");
     return v.get<std::string>();
   }
   int64_t integer(const json &obj, const std::string &key,
@@ -45,35 +49,35 @@ public:
                   int64_t max = INT64_MAX) const {
     const json &v = get(obj, key, path);
     if (!v.is_number_integer())
-      fail(path + "." + key, "expected an integer");
+      fail(join(path, key), "expected an integer");
     int64_t i = v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX
                     ? INT64_MAX
                     : v.get<int64_t>();
     if (i < min || i > max)
-      fail(path + "." + key, "value " + std::to_string(i) +
-                                 " out of range [" + std::to_string(min) +
-                                 ", " + std::to_string(max) + "]");
+      fail(join(path, key), "value " + std::to_string(i) + " out of range [" +
+                                std::to_string(min) + ", " +
+                                std::to_string(max) + "]");
     return i;
   }
   double number(const json &obj, const std::string &key,
                 const std::string &path) const {
     const json &v = get(obj, key, path);
     if (!v.is_number())
-      fail(path + "." + key, "expected a number");
+      fail(join(path, key), "expected a number");
     return v.get<double>();
   }
   bool boolean(const json &obj, const std::string &key,
                const std::string &path) const {
     const json &v = get(obj, key, path);
     if (!v.is_boolean())
-      fail(path + "." + key, "expected true or false");
+      fail(join(path, key), "expected true or false");
     return v.get<bool>();
   }
   const json &array(const json &obj, const std::string &key,
                     const std::string &path) const {
     const json &v = get(obj, key, path);
     if (!v.is_array())
-      fail(path + "." + key, "expected an array");
+      fail(join(path, key), "expected an array");
     return v;
   }
   DType dtype(const json &obj, const std::string &key,
@@ -81,19 +85,19 @@ public:
     std::string s = str(obj, key, path);
     std::optional<DType> t = parseDType(s);
     if (!t)
-      fail(path + "." + key, "unknown dtype '" + s + "'");
+      fail(join(path, key), "unknown dtype '" + s + "'");
     return *t;
   }
   std::vector<Dim> shape(const json &obj, const std::string &key,
                          const std::string &path) const {
     const json &arr = array(obj, key, path);
     if (arr.size() > 8)
-      fail(path + "." + key, "rank " + std::to_string(arr.size()) +
-                                 " is larger than 8");
+      fail(join(path, key),
+           "rank " + std::to_string(arr.size()) + " is larger than 8");
     std::vector<Dim> dims;
     for (size_t i = 0; i < arr.size(); ++i) {
       const json &d = arr[i];
-      std::string where = path + "." + key + "[" + std::to_string(i) + "]";
+      std::string where = join(path, key) + "[" + std::to_string(i) + "]";
       Dim dim;
       if (d.is_string()) {
         dim.symbol = d.get<std::string>();
@@ -151,11 +155,10 @@ Manifest kiln::rt::parseManifest(const std::string &text,
     r.fail("format", "expected 'kiln-artifact'");
   m.formatVersion = r.integer(doc, "format_version", "", 0, UINT32_MAX);
   if (m.formatVersion != artifact::kFormatVersion)
-    r.fail("format_version",
-           "version " + std::to_string(m.formatVersion) +
-               " is not supported by this runtime (expects " +
-               std::to_string(artifact::kFormatVersion) +
-               "): recompile the model with this Kiln");
+    r.fail("format_version", "version " + std::to_string(m.formatVersion) +
+                                 " is not supported by this runtime (expects " +
+                                 std::to_string(artifact::kFormatVersion) +
+                                 "): recompile the model with this Kiln");
   m.dtype = r.dtype(doc, "dtype", "");
 
   const json &model = r.get(doc, "model", "");
@@ -197,8 +200,8 @@ Manifest kiln::rt::parseManifest(const std::string &text,
     for (size_t a = 0; a < args.size(); ++a)
       e.args.push_back(
           parseValue(r, args[a], path + ".args[" + std::to_string(a) + "]"));
-    e.result = parseValue(r, r.get(entries[i], "result", path),
-                          path + ".result");
+    e.result =
+        parseValue(r, r.get(entries[i], "result", path), path + ".result");
     if (m.findEntry(e.name))
       r.fail(path + ".name", "duplicate entry '" + e.name + "'");
     m.entries.push_back(std::move(e));
@@ -279,8 +282,8 @@ Artifact Artifact::parse(const uint8_t *data, size_t size,
     if (nameLen == 0 || nameLen == kSectionNameSize)
       throw Error(name + ": section " + std::to_string(i) + ": bad name");
     std::string sectionName(entry.name, nameLen);
-    if (entry.offset < sizeof(FileHeader) + tableBytes ||
-        entry.offset > size || entry.size > size - entry.offset)
+    if (entry.offset < sizeof(FileHeader) + tableBytes || entry.offset > size ||
+        entry.size > size - entry.offset)
       throw Error(name + ": section '" + sectionName +
                   "' lies outside the file");
     if (fnv1a(data + entry.offset, entry.size) != entry.checksum)

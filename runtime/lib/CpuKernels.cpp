@@ -21,7 +21,9 @@ kiln::rt::missingCpuFeatures(const std::string &features) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
 #define KILN_FEATURE(llvmName, builtinName)                                    \
-  { llvmName, static_cast<bool>(__builtin_cpu_supports(builtinName)) }
+  {                                                                            \
+    llvmName, static_cast<bool>(__builtin_cpu_supports(builtinName))           \
+  }
   const Known known[] = {
       KILN_FEATURE("sse4.2", "sse4.2"),
       KILN_FEATURE("avx", "avx"),

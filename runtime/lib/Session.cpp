@@ -70,9 +70,8 @@ LoadedModel::LoadedModel(const std::string &artifactPath,
   };
   const Manifest &m = manifest();
   say("artifact " + artifactPath + ": " + m.model.name + ", " +
-      std::to_string(m.model.numLayers) + " layers, " +
-      dtypeName(m.dtype) + ", target " + m.target.kind + " (" +
-      m.target.cpu + ")");
+      std::to_string(m.model.numLayers) + " layers, " + dtypeName(m.dtype) +
+      ", target " + m.target.kind + " (" + m.target.cpu + ")");
   kernels_ = std::make_unique<CpuKernels>(artifact_);
 
   size_t done = 0, total = m.weights.size();
@@ -126,9 +125,8 @@ Session::Session(const LoadedModel &model, int64_t maxContext)
     throw Error("--max-context " + std::to_string(maxContext) +
                 " exceeds the model's max_position_embeddings (" +
                 std::to_string(m.model.maxPositionEmbeddings) + ")");
-  size_t cacheBytes = static_cast<size_t>(maxContext) *
-                      m.kvShape[2].value * m.kvShape[3].value *
-                      dtypeSize(m.kvDtype);
+  size_t cacheBytes = static_cast<size_t>(maxContext) * m.kvShape[2].value *
+                      m.kvShape[3].value * dtypeSize(m.kvDtype);
   for (int64_t i = 0; i < 2 * m.kvLayers; ++i)
     caches_.emplace_back(cacheBytes);
   ids_.assign(maxContext, 0);

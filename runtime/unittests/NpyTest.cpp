@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "TestUtil.h"
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -12,25 +13,9 @@
 #include <functional>
 
 using namespace kiln::rt;
+using namespace kiln::rt::test;
 
 namespace {
-
-std::string errorOf(const std::function<void()> &fn) {
-  try {
-    fn();
-  } catch (const Error &e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected kiln::rt::Error";
-  return "";
-}
-
-#define EXPECT_HAS_SUBSTR(text, substr)                                        \
-  do {                                                                         \
-    std::string textValue = (text);                                            \
-    EXPECT_NE(textValue.find(substr), std::string::npos)                       \
-        << "message: " << textValue << "\nexpected to contain: " << (substr);  \
-  } while (0)
 
 class NpyTest : public ::testing::Test {
 protected:

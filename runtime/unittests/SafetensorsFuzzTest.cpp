@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "TestUtil.h"
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -23,19 +24,11 @@
 #include <string>
 
 using namespace kiln::rt;
+using namespace kiln::rt::test;
 using nlohmann::json;
 using Bytes = std::vector<uint8_t>;
 
 namespace {
-
-uint64_t envOr(const char *name, uint64_t fallback) {
-  const char *value = std::getenv(name);
-  if (!value || !*value)
-    return fallback;
-  char *end = nullptr;
-  unsigned long long parsed = std::strtoull(value, &end, 10);
-  return *end == '\0' ? parsed : fallback;
-}
 
 /// A valid file: `entries` gives each tensor's JSON minus data_offsets.
 Bytes seedFile(const std::vector<std::pair<std::string, json>> &entries,

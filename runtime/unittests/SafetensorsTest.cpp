@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "TestUtil.h"
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include <functional>
 
 using namespace kiln::rt;
+using namespace kiln::rt::test;
 using nlohmann::json;
 using Bytes = std::vector<uint8_t>;
 
@@ -79,23 +81,6 @@ Bytes buildFile(const std::vector<TensorSpec> &tensors, size_t padTo = 8,
 
 /// Runs `fn`, which must throw kiln::rt::Error, and returns its message.
 /// Any other exception escapes and fails the test.
-std::string errorOf(const std::function<void()> &fn) {
-  try {
-    fn();
-  } catch (const Error &e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected kiln::rt::Error";
-  return "";
-}
-
-#define EXPECT_HAS_SUBSTR(text, substr)                                        \
-  do {                                                                         \
-    std::string textValue = (text);                                            \
-    EXPECT_NE(textValue.find(substr), std::string::npos)                       \
-        << "message: " << textValue << "\nexpected to contain: " << (substr);  \
-  } while (0)
-
 class SafetensorsTest : public ::testing::Test {
 protected:
   void SetUp() override {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "TestUtil.h"
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -14,6 +15,7 @@
 #include <vector>
 
 using namespace kiln::rt;
+using namespace kiln::rt::test;
 
 namespace {
 
@@ -34,16 +36,6 @@ std::vector<float> randomLogits(size_t n, uint64_t seed) {
   for (float &l : logits)
     l = static_cast<float>(static_cast<double>(rng() >> 11) * 0x1p-53 * 8 - 4);
   return logits;
-}
-
-std::string errorOf(const std::function<void()> &fn) {
-  try {
-    fn();
-  } catch (const Error &e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected kiln::rt::Error";
-  return "";
 }
 
 TEST(SamplerTest, GreedyArgmaxAndTies) {

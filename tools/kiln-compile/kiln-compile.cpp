@@ -58,8 +58,9 @@ static cl::opt<std::string>
            cl::desc("CPU to generate code for: native (default), generic, "
                     "or an LLVM CPU name"),
            cl::init("native"), cl::cat(kCategory));
-static cl::opt<unsigned> optLevelOpt("O", cl::desc("LLVM optimization level "
-                                                   "0-3 (default 3)"),
+static cl::opt<unsigned> optLevelOpt("O",
+                                     cl::desc("LLVM optimization level "
+                                              "0-3 (default 3)"),
                                      cl::Prefix, cl::init(3),
                                      cl::cat(kCategory));
 static cl::opt<std::string>
@@ -75,7 +76,15 @@ static cl::opt<std::string>
 static cl::opt<int64_t>
     layersOpt("num-layers", cl::desc("Override the number of layers (0: keep)"),
               cl::init(0), cl::cat(kCategory));
-enum class Emit { LLM, Linalg, Tiled, Bufferized, LLVMDialect, LLVMIR, Artifact };
+enum class Emit {
+  LLM,
+  Linalg,
+  Tiled,
+  Bufferized,
+  LLVMDialect,
+  LLVMIR,
+  Artifact
+};
 static cl::opt<Emit> emitOpt(
     "emit", cl::desc("What to write to the output"),
     cl::values(clEnumValN(Emit::LLM, "llm", "the llm graph"),
@@ -123,8 +132,9 @@ llvm::Expected<ModelConfig> loadConfig() {
     if (!llvm::sys::fs::is_directory(modelDirOpt))
       return llvm::createStringError(
           llvm::inconvertibleErrorCode(),
-          "'" + modelDirOpt + "' is not a directory (expected a model "
-                              "directory with config.json)");
+          "'" + modelDirOpt +
+              "' is not a directory (expected a model "
+              "directory with config.json)");
     ModelConfig cfg = ModelConfig();
     auto warn = [](const llvm::Twine &msg) {
       llvm::errs() << "kiln-compile: warning: " << msg << "\n";
@@ -270,8 +280,8 @@ int main(int argc, char **argv) {
       start = Clock::now();
       progress(llvm::formatv("  generating code for {0} ({1}), -O{2} ...",
                              target->cpu, target->triple, optLevelOpt));
-      llvm::Expected<std::string> so = compileCpuSharedObject(
-          *llvmModule, *target, optLevelOpt, linkerOpt);
+      llvm::Expected<std::string> so =
+          compileCpuSharedObject(*llvmModule, *target, optLevelOpt, linkerOpt);
       if (!so)
         return fail(llvm::toString(so.takeError()));
       reportStage({"codegen + link", secondsSince(start), so->size(),

@@ -40,9 +40,9 @@ llvm::Expected<CpuTarget> resolveCpuTarget(llvm::StringRef cpu);
 /// dynamic dimensions named "batch", "seq" and "context"), weights, KV-cache
 /// layout and workspace plan. `llmModule` is the graph before lowering: the
 /// entry signatures there are the ones the runtime binds.
-llvm::Expected<llvm::json::Object>
-buildManifest(mlir::ModuleOp llmModule, const ModelConfig &config,
-              const CpuTarget &target);
+llvm::Expected<llvm::json::Object> buildManifest(mlir::ModuleOp llmModule,
+                                                 const ModelConfig &config,
+                                                 const CpuTarget &target);
 
 /// Optimizes `module` at `optLevel` for `target`, emits an object file and
 /// links it into a shared object with the system linker (`linker`, or the

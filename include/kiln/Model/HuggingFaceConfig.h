@@ -1,4 +1,5 @@
-//===- HuggingFaceConfig.h - read a model directory's config.json -*- C++ -*-===//
+//===- HuggingFaceConfig.h - read a model directory's config.json -*- C++
+//-*-===//
 #ifndef KILN_MODEL_HUGGINGFACECONFIG_H
 #define KILN_MODEL_HUGGINGFACECONFIG_H
 

@@ -59,8 +59,8 @@ struct Options {
   throw Error(msg + "\n(see kiln-run --help)");
 }
 
-int64_t parseInt(const std::string &flag, const std::string &text,
-                 int64_t min, int64_t max) {
+int64_t parseInt(const std::string &flag, const std::string &text, int64_t min,
+                 int64_t max) {
   char *end = nullptr;
   errno = 0;
   long long v = std::strtoll(text.c_str(), &end, 10);
@@ -85,8 +85,8 @@ std::vector<int32_t> parseIds(const std::string &text) {
     size_t end = text.find(',', pos);
     if (end == std::string::npos)
       end = text.size();
-    ids.push_back(static_cast<int32_t>(parseInt(
-        "--prompt-ids", text.substr(pos, end - pos), 0, INT32_MAX)));
+    ids.push_back(static_cast<int32_t>(
+        parseInt("--prompt-ids", text.substr(pos, end - pos), 0, INT32_MAX)));
     pos = end + 1;
   }
   return ids;

@@ -1,4 +1,5 @@
-//===- Artifact.h - load and validate a Kiln artifact ------------*- C++ -*-===//
+//===- Artifact.h - load and validate a Kiln artifact ------------*- C++
+//-*-===//
 //
 // Reads the container written by kiln-compile (ArtifactFormat.h), checks the
 // header, every section's bounds and checksum, and parses the manifest into
@@ -45,8 +46,8 @@ struct ModelDesc {
   std::string architecture;
   std::string name;
   int64_t hiddenSize = 0, intermediateSize = 0, numLayers = 0, numHeads = 0,
-          numKvHeads = 0, headDim = 0, vocabSize = 0,
-          maxPositionEmbeddings = 0, numParameters = 0;
+          numKvHeads = 0, headDim = 0, vocabSize = 0, maxPositionEmbeddings = 0,
+          numParameters = 0;
   double rmsNormEps = 0, ropeTheta = 0;
   bool tieWordEmbeddings = false;
 };

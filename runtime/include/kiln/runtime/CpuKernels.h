@@ -1,4 +1,5 @@
-//===- CpuKernels.h - load the CPU target's kernels --------------*- C++ -*-===//
+//===- CpuKernels.h - load the CPU target's kernels --------------*- C++
+//-*-===//
 //
 // The CPU section of an artifact is an ELF shared object. It is loaded from
 // memory (memfd_create + dlopen of /proc/self/fd/N, so nothing is written to

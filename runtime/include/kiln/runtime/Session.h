@@ -1,4 +1,5 @@
-//===- Session.h - a loaded model and a generation session -------*- C++ -*-===//
+//===- Session.h - a loaded model and a generation session -------*- C++
+//-*-===//
 //
 // `LoadedModel` = a validated artifact + its kernels + the weights bound by
 // name (memory-mapped in place when the file already has the compiled

@@ -1,4 +1,5 @@
-//===- Workspace.h - the pool that serves the kernels' allocations -*- C++ -*-===//
+//===- Workspace.h - the pool that serves the kernels' allocations -*- C++
+//-*-===//
 //
 // Compiled kernels allocate their intermediates through hooks (see the
 // kiln-emit-cpu-entry-abi pass); the runtime serves them from this pool.
