@@ -18,5 +18,13 @@ llvm_config.with_environment("PATH", config.kiln_tools_dir, append_path=True)
 llvm_config.with_system_environment(["ASAN_OPTIONS", "UBSAN_OPTIONS"])
 
 tool_dirs = [config.kiln_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["kiln-opt", "kiln-compile", "mlir-translate"],
-                                   tool_dirs)
+llvm_config.add_tool_substitutions(
+    ["kiln-opt", "kiln-compile", "kiln-run", "mlir-translate"], tool_dirs)
+
+# Debian's interpreter (it sees python3-numpy; a python3 earlier in PATH may
+# not), and the repository's python/ helpers.
+config.substitutions.append(
+    ("%python", "/usr/bin/python3" if os.path.exists("/usr/bin/python3")
+     else "python3"))
+config.substitutions.append(
+    ("%kiln_python", os.path.join(config.kiln_src_root, "python")))

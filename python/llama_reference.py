@@ -1,0 +1,285 @@
+"""Independent numpy oracle for Hugging Face ``LlamaForCausalLM`` inference.
+
+Written from the Hugging Face ``modeling_llama.py`` definition (it does not
+use ``kiln_reference.py`` or anything else of Kiln's), so that it can check
+Kiln's compiled models end to end:
+
+* ``embed_tokens`` lookup;
+* per decoder layer (pre-norm):
+  ``LlamaRMSNorm``: ``x * rsqrt(mean(x^2, -1) + eps) * weight``;
+  ``q/k/v_proj`` (``y = x @ W.T``, no bias); RoPE with the ``rotate_half``
+  convention (the two halves of each head are the pair, not interleaved
+  elements), ``inv_freq = theta ** (-arange(0, D, 2) / D)``, angle
+  ``position * inv_freq`` repeated for both halves;
+  causal attention with GQA (``repeat_kv``: query head ``h`` uses KV head
+  ``h // (num_heads // num_kv_heads)``), scores scaled by ``1/sqrt(head_dim)``,
+  softmax; ``o_proj``; residual add;
+  ``post_attention_layernorm``; SwiGLU MLP ``down(silu(gate(x)) * up(x))``;
+  residual add;
+* final ``model.norm``; ``lm_head`` (or the embedding matrix when
+  ``tie_word_embeddings``).
+
+Precision: weights are read as float32 (F16/BF16 files are upcast exactly,
+which is what Kiln does with an f32 compile dtype) and all arithmetic is
+done in **float64**, so the result is the "ideal" value of the f32 weights;
+its own rounding error (~1e-15 relative) is negligible against any f32
+implementation being checked.  Logits are returned as float32.
+
+``generate_greedy`` recomputes the whole sequence at every step (no KV
+cache), so it independently checks a KV-cache implementation.
+
+Unsupported configs (architectures other than ``LlamaForCausalLM``,
+``rope_scaling`` not null, ``attention_bias``/``mlp_bias`` true,
+``hidden_act`` other than silu) are rejected with ``ValueError``.
+
+CLI::
+
+    llama_reference.py MODEL_DIR --prompt-ids 1,2,3 --max-new-tokens N
+                       [--print-ids] [--logits-out F.npy]
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_np  # noqa: E402
+
+__all__ = ["LlamaModel", "load_config", "load_model", "forward",
+           "generate_greedy", "top2_margin"]
+
+
+class LlamaModel:
+    """Config fields (HF names) plus float64 weights by HF name."""
+
+    def __init__(self, config, weights):
+        self.config = config
+        c = config
+        self.hidden_size = int(c["hidden_size"])
+        self.intermediate_size = int(c["intermediate_size"])
+        self.num_layers = int(c["num_hidden_layers"])
+        self.num_heads = int(c["num_attention_heads"])
+        self.num_kv_heads = int(c.get("num_key_value_heads") or self.num_heads)
+        hd = c.get("head_dim")
+        self.head_dim = int(hd) if hd else self.hidden_size // self.num_heads
+        self.vocab_size = int(c["vocab_size"])
+        self.rms_norm_eps = float(c.get("rms_norm_eps", 1e-6))
+        self.rope_theta = float(c.get("rope_theta", 10000.0))
+        self.tie_word_embeddings = bool(c.get("tie_word_embeddings", False))
+        self.max_position_embeddings = int(c.get("max_position_embeddings",
+                                                 2048))
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError("num_attention_heads must be a multiple of "
+                             "num_key_value_heads")
+        if self.head_dim % 2:
+            raise ValueError("head_dim must be even for RoPE")
+        self.w = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+        self._check_shapes()
+
+    def _check_shapes(self):
+        H, I, V = self.hidden_size, self.intermediate_size, self.vocab_size
+        q, kv = self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim
+        want = {"model.embed_tokens.weight": (V, H), "model.norm.weight": (H,)}
+        for l in range(self.num_layers):
+            p = f"model.layers.{l}."
+            want.update({
+                p + "input_layernorm.weight": (H,),
+                p + "self_attn.q_proj.weight": (q, H),
+                p + "self_attn.k_proj.weight": (kv, H),
+                p + "self_attn.v_proj.weight": (kv, H),
+                p + "self_attn.o_proj.weight": (H, q),
+                p + "post_attention_layernorm.weight": (H,),
+                p + "mlp.gate_proj.weight": (I, H),
+                p + "mlp.up_proj.weight": (I, H),
+                p + "mlp.down_proj.weight": (H, I)})
+        if not self.tie_word_embeddings:
+            want["lm_head.weight"] = (V, H)
+        for name, shape in want.items():
+            if name not in self.w:
+                raise ValueError(f"missing weight {name}")
+            if self.w[name].shape != shape:
+                raise ValueError(f"weight {name}: shape {self.w[name].shape}, "
+                                 f"expected {shape}")
+
+    def lm_head(self):
+        if self.tie_word_embeddings:
+            return self.w["model.embed_tokens.weight"]
+        return self.w["lm_head.weight"]
+
+
+def load_config(model_dir):
+    """Reads and validates MODEL_DIR/config.json (rejecting what this
+    reference does not implement)."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        c = json.load(f)
+    archs = c.get("architectures") or ["LlamaForCausalLM"]
+    if list(archs) != ["LlamaForCausalLM"]:
+        raise ValueError(f"unsupported architectures {archs}: only "
+                         "LlamaForCausalLM")
+    if c.get("model_type", "llama") != "llama":
+        raise ValueError(f"unsupported model_type {c.get('model_type')!r}")
+    if c.get("rope_scaling") is not None:
+        raise ValueError(f"unsupported rope_scaling {c['rope_scaling']!r}: "
+                         "only null (plain RoPE)")
+    if c.get("attention_bias", False):
+        raise ValueError("unsupported attention_bias: true")
+    if c.get("mlp_bias", False):
+        raise ValueError("unsupported mlp_bias: true")
+    act = c.get("hidden_act", "silu")
+    if act != "silu":
+        raise ValueError(f"unsupported hidden_act {act!r}: only silu")
+    return c
+
+
+def load_model(model_dir):
+    return LlamaModel(load_config(model_dir), safetensors_np.load_dir(model_dir))
+
+
+def rms_norm(x, weight, eps):
+    var = np.mean(x * x, axis=-1, keepdims=True)
+    return x / np.sqrt(var + eps) * weight
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
+
+
+def rope_cos_sin(positions, head_dim, theta):
+    inv_freq = 1.0 / (theta ** (np.arange(0, head_dim, 2, dtype=np.float64)
+                                / head_dim))
+    freqs = np.asarray(positions, np.float64)[:, None] * inv_freq[None, :]
+    emb = np.concatenate([freqs, freqs], axis=-1)          # [S, D]
+    return np.cos(emb), np.sin(emb)
+
+
+def silu(x):
+    return x / (1.0 + np.exp(-x))
+
+
+def softmax(x, axis=-1):
+    m = np.max(x, axis=axis, keepdims=True)
+    e = np.exp(x - m)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def attention(m, l, x, cos, sin):
+    """Self-attention of layer ``l`` over the full causal sequence x [S, H]."""
+    p = f"model.layers.{l}.self_attn."
+    S = x.shape[0]
+    NH, NKV, D = m.num_heads, m.num_kv_heads, m.head_dim
+    q = (x @ m.w[p + "q_proj.weight"].T).reshape(S, NH, D).transpose(1, 0, 2)
+    k = (x @ m.w[p + "k_proj.weight"].T).reshape(S, NKV, D).transpose(1, 0, 2)
+    v = (x @ m.w[p + "v_proj.weight"].T).reshape(S, NKV, D).transpose(1, 0, 2)
+    q = q * cos[None] + rotate_half(q) * sin[None]
+    k = k * cos[None] + rotate_half(k) * sin[None]
+    groups = NH // NKV
+    k = np.repeat(k, groups, axis=0)                        # repeat_kv
+    v = np.repeat(v, groups, axis=0)
+    scores = q @ k.transpose(0, 2, 1) / np.sqrt(D)          # [NH, S, S]
+    causal = np.triu(np.ones((S, S), dtype=bool), k=1)
+    scores = np.where(causal[None], -np.inf, scores)
+    out = softmax(scores) @ v                               # [NH, S, D]
+    out = out.transpose(1, 0, 2).reshape(S, NH * D)
+    return out @ m.w[p + "o_proj.weight"].T
+
+
+def mlp(m, l, x):
+    p = f"model.layers.{l}.mlp."
+    gate = x @ m.w[p + "gate_proj.weight"].T
+    up = x @ m.w[p + "up_proj.weight"].T
+    return (silu(gate) * up) @ m.w[p + "down_proj.weight"].T
+
+
+def forward(model, ids):
+    """Logits [len(ids), vocab] (float64) of a full causal forward pass over
+    ``ids`` at positions 0..len(ids)-1."""
+    m = model
+    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if ids.size == 0:
+        raise ValueError("empty sequence")
+    if ids.min() < 0 or ids.max() >= m.vocab_size:
+        raise ValueError(f"token id out of range [0, {m.vocab_size})")
+    h = m.w["model.embed_tokens.weight"][ids]
+    cos, sin = rope_cos_sin(np.arange(ids.size), m.head_dim, m.rope_theta)
+    eps = m.rms_norm_eps
+    for l in range(m.num_layers):
+        p = f"model.layers.{l}."
+        h = h + attention(m, l, rms_norm(h, m.w[p + "input_layernorm.weight"],
+                                         eps), cos, sin)
+        h = h + mlp(m, l, rms_norm(h, m.w[p + "post_attention_layernorm.weight"],
+                                   eps))
+    h = rms_norm(h, m.w["model.norm.weight"], eps)
+    return h @ m.lm_head().T
+
+
+def generate_greedy(model, prompt_ids, max_new_tokens):
+    """Greedy decoding without a KV cache: every step runs ``forward`` on the
+    whole sequence so far.  Returns (new ids [N] int64, logits [N, vocab]
+    float32), row i being the logits token i was chosen from (row 0 = last
+    prompt position).  Ties go to the lowest id (``np.argmax``)."""
+    seq = [int(t) for t in prompt_ids]
+    new, rows = [], []
+    for _ in range(max_new_tokens):
+        logits = forward(model, seq)[-1]
+        tok = int(np.argmax(logits))
+        rows.append(logits)
+        new.append(tok)
+        seq.append(tok)
+    logits = np.array(rows, dtype=np.float32).reshape(len(rows),
+                                                      model.vocab_size)
+    return np.array(new, dtype=np.int64), logits
+
+
+def top2_margin(logits):
+    """Per row: best logit minus the runner-up (float64)."""
+    x = np.asarray(logits, np.float64)
+    part = np.partition(x, -2, axis=-1)
+    return part[..., -1] - part[..., -2]
+
+
+def parse_ids(text):
+    try:
+        return [int(t) for t in text.replace(" ", "").split(",") if t != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad id list {text!r}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("model_dir")
+    ap.add_argument("--prompt-ids", type=parse_ids, required=True,
+                    help="comma-separated token ids")
+    ap.add_argument("--max-new-tokens", type=int, default=16)
+    ap.add_argument("--print-ids", action="store_true",
+                    help="print the generated ids on one line")
+    ap.add_argument("--logits-out", help="write float32 [N, vocab] .npy")
+    args = ap.parse_args(argv)
+    try:
+        model = load_model(args.model_dir)
+        if not args.prompt_ids:
+            raise ValueError("--prompt-ids is empty")
+        t0 = time.perf_counter()
+        ids, logits = generate_greedy(model, args.prompt_ids,
+                                      args.max_new_tokens)
+        dt = time.perf_counter() - t0
+    except (ValueError, OSError) as e:
+        print(f"llama_reference: error: {e}", file=sys.stderr)
+        return 1
+    if args.print_ids:
+        print(" ".join(str(int(t)) for t in ids))
+    if args.logits_out:
+        np.save(args.logits_out, logits)
+    margins = top2_margin(logits)
+    print(f"llama_reference: {len(ids)} tokens in {dt:.3f} s, min top-2 "
+          f"margin {margins.min() if len(ids) else float('nan'):.4g}",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

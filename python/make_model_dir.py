@@ -1,0 +1,308 @@
+"""Writes a Hugging Face-style LLaMA model directory with random weights.
+
+``make_model_dir(out_dir, config, dtype="F32", shards=1, seed=0)`` writes
+``config.json`` (a ``LlamaForCausalLM`` config) and the weights under their
+Hugging Face names, as ``model.safetensors`` or, with ``shards > 1``, as
+``model-0000i-of-0000n.safetensors`` + ``model.safetensors.index.json``.
+
+Random init (``numpy.random.default_rng(seed)``, tensors drawn in checkpoint
+order, always in float32 and then stored as ``dtype``, so an F16/BF16 model
+is the rounded version of the F32 model with the same seed).  The goal is a
+model whose greedy decoding is numerically robust (a clear top-1 margin) and
+not trivially constant:
+
+* ``embed_tokens``: N(0, 1), so every token's residual stream starts with
+  RMS ~1, the scale RMSNorm brings it to anyway;
+* q/k/v/o, gate/up/down projections: N(0, 1/fan_in) (std
+  ``1/sqrt(in_features)``), which keeps every projection's output at RMS ~1
+  (so attention scores are O(1): the softmax neither saturates nor goes
+  flat);  o_proj and down_proj get an extra gain so that the layers'
+  contributions outweigh the token's own embedding in the residual stream
+  (the next token then depends on the context, not only on the current
+  token): gain 2 untied, gain 8 with tied embeddings, where the LM head is
+  the embedding matrix and a small gain makes the model repeat the current
+  token forever (measured on the e2e "tied" config, 10 prompts x 16 tokens:
+  gain 2 -> 1.7 distinct ids per sequence, gain 8 -> 8.6);
+* norm weights: ``1 + 0.1 * N(0, 1)`` (close to HF's init of ones, but not
+  all-equal, so a norm-weight mix-up is visible);
+* ``lm_head`` (untied): N(0, 4/hidden) (std ``2/sqrt(hidden)``): logits have
+  std ~2, so the top-1 logit of a vocab of a few hundred beats the second by
+  ~0.6 on average, large against f32 rounding (~1e-5).  With tied
+  embeddings the LM head is the N(0, 1) embedding matrix (logit std
+  ~sqrt(hidden)).
+
+``e2e_check.py`` still picks prompts whose reference margins are large
+against its tolerance, since a random model always has some near-ties.
+
+CLI::
+
+    make_model_dir.py --out DIR [--preset NAME] [--hidden-size N ...]
+                      [--dtype F32|F16|BF16] [--shards N] [--seed S]
+
+Flags override the preset's fields (the default preset is ``tiny``).
+``--list-presets`` prints the presets and their parameter counts.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_np  # noqa: E402
+
+__all__ = ["PRESETS", "make_model_dir", "make_weights", "hf_config",
+           "num_parameters", "weight_shapes"]
+
+# Fields: the HF names of config.json (num_hidden_layers etc.).
+_BASE = dict(rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
+             max_position_embeddings=256)
+
+PRESETS = {
+    # Kiln's built-in `tiny` model.
+    "tiny": dict(_BASE, hidden_size=64, intermediate_size=176,
+                 num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, head_dim=16, vocab_size=256),
+    # ~15.0M parameters (llama2.c stories15M-like, tied embeddings).
+    "bench-15m": dict(_BASE, hidden_size=256, intermediate_size=768,
+                      num_hidden_layers=8, num_attention_heads=8,
+                      num_key_value_heads=8, head_dim=32, vocab_size=32000,
+                      max_position_embeddings=2048, tie_word_embeddings=True),
+    # ~109.5M parameters (llama2.c stories110M shape, tied embeddings).
+    "bench-110m": dict(_BASE, hidden_size=768, intermediate_size=2048,
+                       num_hidden_layers=12, num_attention_heads=12,
+                       num_key_value_heads=12, head_dim=64, vocab_size=32000,
+                       max_position_embeddings=2048, tie_word_embeddings=True),
+}
+
+# The end-to-end test configs of e2e_check.py: (config, weight dtype, shards).
+E2E_CONFIGS = {
+    "mha": (dict(PRESETS["tiny"], num_attention_heads=4, num_key_value_heads=4),
+            "F32", 1),
+    "gqa": (dict(PRESETS["tiny"], hidden_size=128, intermediate_size=320,
+                 num_attention_heads=8, num_key_value_heads=2, head_dim=16,
+                 rope_theta=500000.0), "F32", 1),
+    "tied": (dict(PRESETS["tiny"], tie_word_embeddings=True), "F32", 1),
+    "untied": (dict(PRESETS["tiny"], tie_word_embeddings=False), "F32", 1),
+    "headdim": (dict(PRESETS["tiny"], num_attention_heads=4,
+                     num_key_value_heads=2, head_dim=32), "F32", 1),
+    "odd": (dict(PRESETS["tiny"], hidden_size=96, intermediate_size=200,
+                 num_hidden_layers=3, num_attention_heads=3,
+                 num_key_value_heads=1, head_dim=32, vocab_size=300,
+                 max_position_embeddings=200, rms_norm_eps=1e-6,
+                 rope_theta=1000.0), "F32", 1),
+    "bf16": (dict(PRESETS["tiny"]), "BF16", 1),
+    "f16": (dict(PRESETS["tiny"]), "F16", 1),
+    "sharded": (dict(PRESETS["tiny"]), "F32", 3),
+}
+for _name, (_cfg, _dt, _sh) in E2E_CONFIGS.items():
+    PRESETS.setdefault("e2e-" + _name, _cfg)
+
+_TORCH_DTYPE = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
+
+
+def weight_shapes(cfg):
+    """[(HF name, shape)] in checkpoint order."""
+    H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    D = cfg["head_dim"]
+    q, kv = cfg["num_attention_heads"] * D, cfg["num_key_value_heads"] * D
+    out = [("model.embed_tokens.weight", (V, H))]
+    for l in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{l}."
+        out += [(p + "input_layernorm.weight", (H,)),
+                (p + "self_attn.q_proj.weight", (q, H)),
+                (p + "self_attn.k_proj.weight", (kv, H)),
+                (p + "self_attn.v_proj.weight", (kv, H)),
+                (p + "self_attn.o_proj.weight", (H, q)),
+                (p + "post_attention_layernorm.weight", (H,)),
+                (p + "mlp.gate_proj.weight", (I, H)),
+                (p + "mlp.up_proj.weight", (I, H)),
+                (p + "mlp.down_proj.weight", (H, I))]
+    out.append(("model.norm.weight", (H,)))
+    if not cfg["tie_word_embeddings"]:
+        out.append(("lm_head.weight", (V, H)))
+    return out
+
+
+def num_parameters(cfg):
+    return int(sum(np.prod(s) for _, s in weight_shapes(_complete(cfg))))
+
+
+def _complete(config):
+    """Fills defaults (head_dim = hidden/heads, kv heads = heads, ...)."""
+    c = dict(_BASE)
+    c.update(config)
+    if not c.get("num_key_value_heads"):
+        c["num_key_value_heads"] = c["num_attention_heads"]
+    if not c.get("head_dim"):
+        c["head_dim"] = c["hidden_size"] // c["num_attention_heads"]
+    for k in ("hidden_size", "intermediate_size", "num_hidden_layers",
+              "num_attention_heads", "num_key_value_heads", "head_dim",
+              "vocab_size", "max_position_embeddings"):
+        if int(c[k]) <= 0:
+            raise ValueError(f"{k} must be positive, got {c[k]}")
+        c[k] = int(c[k])
+    if c["num_attention_heads"] % c["num_key_value_heads"]:
+        raise ValueError("num_attention_heads must be a multiple of "
+                         "num_key_value_heads")
+    if c["head_dim"] % 2:
+        raise ValueError("head_dim must be even")
+    c["rms_norm_eps"] = float(c["rms_norm_eps"])
+    c["rope_theta"] = float(c["rope_theta"])
+    c["tie_word_embeddings"] = bool(c["tie_word_embeddings"])
+    return c
+
+
+def hf_config(config, dtype="F32"):
+    """The config.json dict of a LlamaForCausalLM with these fields."""
+    c = _complete(config)
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": c["hidden_size"],
+        "intermediate_size": c["intermediate_size"],
+        "num_hidden_layers": c["num_hidden_layers"],
+        "num_attention_heads": c["num_attention_heads"],
+        "num_key_value_heads": c["num_key_value_heads"],
+        "head_dim": c["head_dim"],
+        "hidden_act": "silu",
+        "max_position_embeddings": c["max_position_embeddings"],
+        "rms_norm_eps": c["rms_norm_eps"],
+        "rope_theta": c["rope_theta"],
+        "rope_scaling": None,
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "mlp_bias": False,
+        "initializer_range": 0.02,
+        "pretraining_tp": 1,
+        "use_cache": True,
+        "vocab_size": c["vocab_size"],
+        "tie_word_embeddings": c["tie_word_embeddings"],
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "torch_dtype": _TORCH_DTYPE[dtype],
+        "transformers_version": "4.44.0",
+    }
+
+
+def make_weights(config, seed=0):
+    """{HF name: float32 array} with the init described in the module doc."""
+    c = _complete(config)
+    rng = np.random.default_rng(seed)
+    H = c["hidden_size"]
+    res_gain = 8.0 if c["tie_word_embeddings"] else 2.0
+    out = {}
+    for name, shape in weight_shapes(c):
+        if name.endswith("norm.weight"):
+            w = 1.0 + 0.1 * rng.standard_normal(shape, dtype=np.float32)
+        elif name == "model.embed_tokens.weight":
+            w = rng.standard_normal(shape, dtype=np.float32)
+        elif name == "lm_head.weight":
+            w = rng.standard_normal(shape, dtype=np.float32) * np.float32(
+                2.0 / np.sqrt(H))
+        else:
+            gain = res_gain if name.endswith(("o_proj.weight",
+                                              "down_proj.weight")) else 1.0
+            w = rng.standard_normal(shape, dtype=np.float32) * np.float32(
+                gain / np.sqrt(shape[1]))
+        out[name] = w.astype(np.float32)
+    return out
+
+
+def make_model_dir(out_dir, config, dtype="F32", shards=1, seed=0):
+    """Writes config.json and the weights; returns the config.json dict.
+    Removes stale weight files of a previous run in ``out_dir``."""
+    if dtype not in _TORCH_DTYPE:
+        raise ValueError(f"dtype must be F32, F16 or BF16, got {dtype!r}")
+    cfg = hf_config(config, dtype)
+    os.makedirs(out_dir, exist_ok=True)
+    for f in os.listdir(out_dir):
+        if f.endswith(".safetensors") or f == "model.safetensors.index.json":
+            os.remove(os.path.join(out_dir, f))
+    weights = make_weights(config, seed)
+    meta = {"format": "pt", "generator": "kiln make_model_dir.py",
+            "seed": str(seed)}
+    if shards <= 1:
+        safetensors_np.save_file(weights,
+                                 os.path.join(out_dir, "model.safetensors"),
+                                 dtype, meta)
+    else:
+        safetensors_np.save_sharded(weights, out_dir, dtype, shards, meta)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    return cfg
+
+
+_FLAGS = [  # (flag, config key, type)
+    ("--hidden-size", "hidden_size", int),
+    ("--intermediate-size", "intermediate_size", int),
+    ("--num-layers", "num_hidden_layers", int),
+    ("--num-heads", "num_attention_heads", int),
+    ("--num-kv-heads", "num_key_value_heads", int),
+    ("--head-dim", "head_dim", int),
+    ("--vocab-size", "vocab_size", int),
+    ("--max-position-embeddings", "max_position_embeddings", int),
+    ("--rms-norm-eps", "rms_norm_eps", float),
+    ("--rope-theta", "rope_theta", float),
+]
+
+
+def _bool(text):
+    t = text.lower()
+    if t in ("1", "true", "yes", "on"):
+        return True
+    if t in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        description="Write a random-weight LlamaForCausalLM model directory.")
+    ap.add_argument("--out", help="output directory")
+    ap.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    for flag, key, typ in _FLAGS:
+        ap.add_argument(flag, dest=key, type=typ, default=None)
+    ap.add_argument("--tie-word-embeddings", dest="tie_word_embeddings",
+                    type=_bool, nargs="?", const=True, default=None,
+                    help="true/false (bare flag = true)")
+    ap.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"],
+                    type=str.upper)
+    ap.add_argument("--shards", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--list-presets", action="store_true")
+    args = ap.parse_args(argv)
+    if args.list_presets:
+        for name in sorted(PRESETS):
+            print(f"{name:14s} {num_parameters(PRESETS[name]):>12,d} params")
+        return 0
+    if not args.out:
+        ap.error("--out is required")
+    config = dict(PRESETS[args.preset])
+    for _, key, _ in _FLAGS + [(None, "tie_word_embeddings", None)]:
+        v = getattr(args, key)
+        if v is not None:
+            config[key] = v
+    try:
+        cfg = make_model_dir(args.out, config, args.dtype, args.shards,
+                             args.seed)
+    except ValueError as e:
+        print(f"make_model_dir: error: {e}", file=sys.stderr)
+        return 1
+    n = num_parameters(config)
+    size = sum(os.path.getsize(os.path.join(args.out, f))
+               for f in os.listdir(args.out) if f.endswith(".safetensors"))
+    print(f"wrote {args.out}: preset {args.preset}, {n:,d} parameters "
+          f"({n / 1e6:.2f}M), {args.dtype}, {args.shards} shard(s), "
+          f"{size / 1e6:.1f} MB; hidden {cfg['hidden_size']}, layers "
+          f"{cfg['num_hidden_layers']}, heads {cfg['num_attention_heads']}/"
+          f"{cfg['num_key_value_heads']}x{cfg['head_dim']}, vocab "
+          f"{cfg['vocab_size']}, tied {cfg['tie_word_embeddings']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
