@@ -31,8 +31,10 @@ void kiln::buildCpuTilePipeline(OpPassManager &pm) {
   addTextualPipeline(pm,
                      "kiln-assign-lowering-config{target=cpu},"
                      "kiln-tile-and-fuse{level=distribute},canonicalize,cse,"
+                     "kiln-split-invariant-compute,canonicalize,cse,"
                      "kiln-tile-and-fuse{level=vector},canonicalize,cse,"
-                     "kiln-vectorize,canonicalize,cse");
+                     "kiln-vectorize,canonicalize,cse,"
+                     "loop-invariant-subset-hoisting,canonicalize");
 }
 
 void kiln::buildCpuBufferizePipeline(OpPassManager &pm) {
@@ -46,7 +48,8 @@ void kiln::buildCpuBufferizePipeline(OpPassManager &pm) {
 void kiln::buildCpuToLLVMPipeline(OpPassManager &pm) {
   addTextualPipeline(
       pm, "func.func(convert-linalg-to-loops),scf-forall-to-for,"
-          "func.func(lower-vector-multi-reduction),convert-vector-to-scf,"
+          "func.func(lower-vector-multi-reduction{lowering-strategy=inner-"
+          "reduction}),convert-vector-to-scf,"
           "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
           "convert-vector-to-llvm{reassociate-fp-reductions},"
           "convert-math-to-llvm,"

@@ -17,6 +17,75 @@ bool kiln::isDistributionRoot(Operation *op) {
   return config && !config.getDistribute().empty();
 }
 
+namespace {
+/// The largest divisor of `extent` that is at most `limit`.
+int64_t divisorAtMost(int64_t extent, int64_t limit) {
+  for (int64_t t = std::min(extent, limit); t > 1; --t)
+    if (extent % t == 0)
+      return t;
+  return 1;
+}
+
+/// The CPU heuristic's outer-level sizes for `op` as a root: rows of tokens
+/// in blocks of 8, one head/batch at a time, and for matmul groups blocks of
+/// at most 64 output features so that a block of weights is reused by all
+/// the tokens of the tile.
+SmallVector<int64_t> cpuDistributeSizes(linalg::LinalgOp op, bool hasMatmul) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  int64_t numLoops = ranges.size();
+  int64_t lastParallel = -1, innermostDynamicParallel = -1;
+  for (int64_t i = 0; i < numLoops; ++i) {
+    if (iters[i] != utils::IteratorType::parallel)
+      continue;
+    lastParallel = i;
+    if (ShapedType::isDynamic(ranges[i]))
+      innermostDynamicParallel = i;
+  }
+  SmallVector<int64_t> distribute(numLoops, 0);
+  for (int64_t i = 0; i < numLoops; ++i) {
+    if (iters[i] != utils::IteratorType::parallel)
+      continue;
+    if (ShapedType::isDynamic(ranges[i]))
+      distribute[i] = i == innermostDynamicParallel ? 8 : 1;
+    else if (i == lastParallel)
+      distribute[i] = hasMatmul ? divisorAtMost(ranges[i], 64) : 0;
+    else
+      distribute[i] = 1;
+  }
+  return distribute;
+}
+
+/// Whether fusing the producer of `use` into its user's outer-level tile
+/// would recompute the producer for every tile: the user reads it through an
+/// indexing map that ignores a loop that its distribution splits. The
+/// activations of a matmul are such an operand under tiles of its output
+/// features: a silu fused into the down projection (and the gate and up
+/// projections fused into the silu) would be evaluated once per 64 output
+/// features. The user's sizes are its pinned ones or the heuristic's as a
+/// root; only a contraction is assumed to tile its output features (an
+/// epilogue's matmul would have to be looked up through its producers,
+/// which include this one).
+bool recomputedPerDistributedTile(OpOperand &use) {
+  auto user = cast<linalg::LinalgOp>(use.getOwner());
+  SmallVector<int64_t> sizes;
+  if (isDistributionRoot(user))
+    llvm::append_range(sizes, getLoweringConfig(user).getDistribute());
+  else
+    sizes = cpuDistributeSizes(
+        user, isa<linalg::MatmulOp, linalg::ContractOp>(user.getOperation()));
+  SmallVector<int64_t> ranges = user.getStaticLoopRanges();
+  AffineMap map = user.getMatchingIndexingMap(&use);
+  for (auto [loop, size] : llvm::enumerate(sizes)) {
+    bool split = size != 0 &&
+                 (ShapedType::isDynamic(ranges[loop]) || size < ranges[loop]);
+    if (split && !map.isFunctionOfDim(loop))
+      return true;
+  }
+  return false;
+}
+} // namespace
+
 bool kiln::isFusedIntoConsumers(linalg::LinalgOp op) {
   if (isa<linalg::FillOp>(op.getOperation()))
     return true;
@@ -31,19 +100,13 @@ bool kiln::isFusedIntoConsumers(linalg::LinalgOp op) {
       });
   if (!allLinalgUsers)
     return false;
+  if (llvm::any_of(op->getResult(0).getUses(), recomputedPerDistributedTile))
+    return false;
   return op->getResult(0).hasOneUse() ||
          op->hasAttr(kFuseIntoConsumersAttrName);
 }
 
 namespace {
-/// The largest divisor of `extent` that is at most `limit`.
-int64_t divisorAtMost(int64_t extent, int64_t limit) {
-  for (int64_t t = std::min(extent, limit); t > 1; --t)
-    if (extent % t == 0)
-      return t;
-  return 1;
-}
-
 /// Whether the fusion group rooted at `op` contains a matmul or contraction.
 bool groupHasMatmul(linalg::LinalgOp op) {
   if (isa<linalg::MatmulOp, linalg::ContractOp>(op.getOperation()))
@@ -62,30 +125,13 @@ llm::LoweringConfigAttr kiln::chooseCpuLoweringConfig(linalg::LinalgOp op,
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
   int64_t numLoops = ranges.size();
-  int64_t lastParallel = -1, innermostDynamicParallel = -1;
-  for (int64_t i = 0; i < numLoops; ++i) {
-    if (iters[i] != utils::IteratorType::parallel)
-      continue;
-    lastParallel = i;
-    if (ShapedType::isDynamic(ranges[i]))
-      innermostDynamicParallel = i;
-  }
-  bool hasMatmul = groupHasMatmul(op);
+  int64_t lastParallel = -1;
+  for (int64_t i = 0; i < numLoops; ++i)
+    if (iters[i] == utils::IteratorType::parallel)
+      lastParallel = i;
 
-  // Outer level: rows of tokens in blocks of 8, one head/batch at a time,
-  // and for matmuls blocks of at most 64 output features so that a block of
-  // weights is reused by all the tokens of the tile.
-  SmallVector<int64_t> distribute(numLoops, 0);
-  for (int64_t i = 0; i < numLoops; ++i) {
-    if (iters[i] != utils::IteratorType::parallel)
-      continue;
-    if (ShapedType::isDynamic(ranges[i]))
-      distribute[i] = i == innermostDynamicParallel ? 8 : 1;
-    else if (i == lastParallel)
-      distribute[i] = hasMatmul ? divisorAtMost(ranges[i], 64) : 0;
-    else
-      distribute[i] = 1;
-  }
+  // Outer level.
+  SmallVector<int64_t> distribute = cpuDistributeSizes(op, groupHasMatmul(op));
 
   // Inner level: static tiles, at most 8 wide on the innermost parallel loop
   // and 64 deep on static reductions. If a loop cannot be made static, the

@@ -28,6 +28,51 @@ bool isElementwise(linalg::LinalgOp op) {
          });
 }
 
+/// Whether fusing the producer of `slice` into the tiled consumer that reads
+/// it would recompute the producer for every tile: the consumer reads the
+/// slice through an indexing map that ignores a tiled loop (e.g. the
+/// activation operand of a matmul under tiles of the output columns). Such
+/// producers stay outside: a silu fused into a down projection would be
+/// evaluated once per 8 output columns.
+bool recomputedPerTile(tensor::ExtractSliceOp slice,
+                       ArrayRef<bool> tiledLoops) {
+  for (OpOperand &use : slice->getUses()) {
+    auto consumer = dyn_cast<linalg::LinalgOp>(use.getOwner());
+    if (!consumer || consumer.getNumLoops() != tiledLoops.size())
+      continue;
+    AffineMap map = consumer.getMatchingIndexingMap(&use);
+    for (auto [loop, tiled] : llvm::enumerate(tiledLoops))
+      if (tiled &&
+          consumer.getIteratorTypesArray()[loop] ==
+              utils::IteratorType::parallel &&
+          !map.isFunctionOfDim(loop))
+        return true;
+  }
+  return false;
+}
+
+/// Lanes of the partial sums of a split contraction: one 512-bit or two
+/// 256-bit f32 vectors.
+constexpr int64_t kPartialReductionLanes = 16;
+
+/// A contraction whose reductions are all static, tiled at the vector level
+/// and multiples of kPartialReductionLanes.
+bool isPartialReductionCandidate(linalg::LinalgOp op, ArrayRef<int64_t> sizes) {
+  if (!isa<linalg::ContractOp, linalg::MatmulOp>(op.getOperation()))
+    return false;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  bool any = false;
+  for (auto [i, iter] : llvm::enumerate(op.getIteratorTypesArray())) {
+    if (iter != utils::IteratorType::reduction)
+      continue;
+    if (ShapedType::isDynamic(ranges[i]) || sizes[i] == 0 ||
+        ranges[i] % kPartialReductionLanes != 0)
+      return false;
+    any = true;
+  }
+  return any;
+}
+
 struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
   using Base::Base;
 
@@ -70,18 +115,37 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
     if (!root.hasPureTensorSemantics())
       return root->emitOpError("kiln-tile-and-fuse expects tensor semantics");
 
+    // A contraction whose reductions are tiled at the vector level keeps its
+    // whole reduction here and is split below instead: partial sums along
+    // the reduction stay in vector lanes (FMAs), reduced once at the end.
+    SmallVector<int64_t> rootSizes(sizes);
+    SmallVector<int64_t> partialSizes;
+    if (lvl == Level::Vector && isPartialReductionCandidate(root, sizes)) {
+      partialSizes.assign(sizes.size(), 0);
+      for (auto [i, iter] : llvm::enumerate(root.getIteratorTypesArray()))
+        if (iter == utils::IteratorType::reduction) {
+          partialSizes[i] = kPartialReductionLanes;
+          rootSizes[i] = 0;
+        }
+    }
+
     scf::SCFTilingOptions tilingOptions;
     SmallVector<OpFoldResult> tileSizes =
-        getAsIndexOpFoldResult(&getContext(), sizes);
+        getAsIndexOpFoldResult(&getContext(), rootSizes);
     tilingOptions.setTileSizes(tileSizes);
     tilingOptions.setLoopType(lvl == Level::Distribute
                                   ? scf::SCFTilingOptions::LoopType::ForallOp
                                   : scf::SCFTilingOptions::LoopType::ForOp);
 
+    SmallVector<bool> tiledLoops;
+    for (int64_t size : rootSizes)
+      tiledLoops.push_back(size != 0);
+
     scf::SCFTileAndFuseOptions options;
     options.setTilingOptions(tilingOptions);
     options.setFusionControlFn(
-        [lvl](tensor::ExtractSliceOp, OpResult producer, bool isDestination)
+        [lvl, tiledLoops](tensor::ExtractSliceOp slice, OpResult producer,
+                          bool isDestination)
             -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
           auto producerOp = dyn_cast<linalg::LinalgOp>(producer.getOwner());
           if (!producerOp)
@@ -92,6 +156,8 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
             return scf::SCFTileAndFuseOptions::ControlFnResult{};
           }
           if (getLoweringConfig(producerOp))
+            return std::nullopt;
+          if (recomputedPerTile(slice, tiledLoops))
             return std::nullopt;
           // Under a tiled reduction only pure inputs may be recomputed.
           if (isDestination || !isElementwise(producerOp))
@@ -111,6 +177,23 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
       auto it = result->replacements.find(res);
       if (it != result->replacements.end())
         rewriter.replaceAllUsesWith(res, it->second);
+    }
+    if (!partialSizes.empty()) {
+      Operation *tiledRoot = nullptr;
+      for (Operation *op : result->tiledAndFusedOps)
+        if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
+          if (getLoweringConfig(linalgOp))
+            tiledRoot = op;
+      auto partial = dyn_cast_or_null<PartialReductionOpInterface>(tiledRoot);
+      if (!partial)
+        return root->emitOpError("tiled contraction cannot be split");
+      rewriter.setInsertionPoint(tiledRoot);
+      FailureOr<scf::SCFTilingResult> split = scf::tileReductionUsingScf(
+          rewriter, partial,
+          getAsIndexOpFoldResult(&getContext(), partialSizes));
+      if (failed(split))
+        return root->emitOpError("failed to split the reduction");
+      rewriter.replaceOp(tiledRoot, split->replacements);
     }
     // The original root and the producers fused into it are dead now.
     SmallVector<Operation *> worklist = {root.getOperation()};

@@ -64,3 +64,76 @@ func.func @multi_use(%a: tensor<?x?x32xf32>, %b: tensor<?x?x32xf32>) -> (tensor<
   %1 = linalg.add ins(%0, %0 : tensor<?x?x32xf32>, tensor<?x?x32xf32>) outs(%b : tensor<?x?x32xf32>) -> tensor<?x?x32xf32>
   return %0, %1 : tensor<?x?x32xf32>, tensor<?x?x32xf32>
 }
+
+// A producer is not fused into a consumer that would recompute it for every
+// outer tile. The down projection reads the silu(gate) * up generic through
+// a map that ignores its output features, which it splits into two blocks
+// of 64: the generic roots its own group (with the gate and up projections
+// fused into it, tiled like it) instead of being evaluated once per block.
+// CHECK-LABEL: func.func @mlp_split
+// CHECK:         linalg.contract
+// CHECK-SAME:      llm.lowering_config = #llm.lowering_config<distribute = [], vector = [1, 1, 8, 64]>
+// CHECK:         linalg.contract
+// CHECK-SAME:      llm.lowering_config = #llm.lowering_config<distribute = [], vector = [1, 1, 8, 64]>
+// CHECK:         linalg.generic
+// CHECK-SAME:      llm.lowering_config = #llm.lowering_config<distribute = [1, 8, 64], vector = [1, 1, 8]>
+// CHECK:         linalg.contract
+// CHECK-SAME:      llm.lowering_config = #llm.lowering_config<distribute = [1, 8, 64, 0], vector = [1, 1, 8, 64]>
+func.func @mlp_split(%x: tensor<?x?x64xf32>, %wg: tensor<256x64xf32>, %wu: tensor<256x64xf32>, %wd: tensor<128x256xf32>) -> tensor<?x?x128xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %b = tensor.dim %x, %c0 : tensor<?x?x64xf32>
+  %s = tensor.dim %x, %c1 : tensor<?x?x64xf32>
+  %e = tensor.empty(%b, %s) : tensor<?x?x256xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<?x?x256xf32>) -> tensor<?x?x256xf32>
+  %g = linalg.contract indexing_maps = [#x, #w, #o] ins(%x, %wg : tensor<?x?x64xf32>, tensor<256x64xf32>) outs(%acc : tensor<?x?x256xf32>) -> tensor<?x?x256xf32>
+  %u = linalg.contract indexing_maps = [#x, #w, #o] ins(%x, %wu : tensor<?x?x64xf32>, tensor<256x64xf32>) outs(%acc : tensor<?x?x256xf32>) -> tensor<?x?x256xf32>
+  %h = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%g, %u : tensor<?x?x256xf32>, tensor<?x?x256xf32>) outs(%e : tensor<?x?x256xf32>) {
+  ^bb0(%in: f32, %in_u: f32, %out: f32):
+    %n = arith.negf %in : f32
+    %ex = math.exp %n : f32
+    %d = arith.addf %ex, %one : f32
+    %sg = arith.divf %in, %d : f32
+    %r = arith.mulf %sg, %in_u : f32
+    linalg.yield %r : f32
+  } -> tensor<?x?x256xf32>
+  %e2 = tensor.empty(%b, %s) : tensor<?x?x128xf32>
+  %acc2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<?x?x128xf32>) -> tensor<?x?x128xf32>
+  %y = linalg.contract indexing_maps = [#x, #w, #o] ins(%h, %wd : tensor<?x?x256xf32>, tensor<128x256xf32>) outs(%acc2 : tensor<?x?x128xf32>) -> tensor<?x?x128xf32>
+  return %y : tensor<?x?x128xf32>
+}
+
+// With 64 output features the down projection is one block: the generic is
+// computed once per token tile anyway and stays fused (no config).
+// CHECK-LABEL: func.func @mlp_one_tile
+// CHECK:         linalg.generic
+// CHECK-NOT:       llm.lowering_config
+// CHECK:         linalg.contract
+// CHECK-SAME:      llm.lowering_config = #llm.lowering_config<distribute = [1, 8, 64, 0], vector = [1, 1, 8, 64]>
+func.func @mlp_one_tile(%x: tensor<?x?x64xf32>, %wg: tensor<256x64xf32>, %wu: tensor<256x64xf32>, %wd: tensor<64x256xf32>) -> tensor<?x?x64xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %b = tensor.dim %x, %c0 : tensor<?x?x64xf32>
+  %s = tensor.dim %x, %c1 : tensor<?x?x64xf32>
+  %e = tensor.empty(%b, %s) : tensor<?x?x256xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<?x?x256xf32>) -> tensor<?x?x256xf32>
+  %g = linalg.contract indexing_maps = [#x, #w, #o] ins(%x, %wg : tensor<?x?x64xf32>, tensor<256x64xf32>) outs(%acc : tensor<?x?x256xf32>) -> tensor<?x?x256xf32>
+  %u = linalg.contract indexing_maps = [#x, #w, #o] ins(%x, %wu : tensor<?x?x64xf32>, tensor<256x64xf32>) outs(%acc : tensor<?x?x256xf32>) -> tensor<?x?x256xf32>
+  %h = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%g, %u : tensor<?x?x256xf32>, tensor<?x?x256xf32>) outs(%e : tensor<?x?x256xf32>) {
+  ^bb0(%in: f32, %in_u: f32, %out: f32):
+    %n = arith.negf %in : f32
+    %ex = math.exp %n : f32
+    %d = arith.addf %ex, %one : f32
+    %sg = arith.divf %in, %d : f32
+    %r = arith.mulf %sg, %in_u : f32
+    linalg.yield %r : f32
+  } -> tensor<?x?x256xf32>
+  %e2 = tensor.empty(%b, %s) : tensor<?x?x64xf32>
+  %acc2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<?x?x64xf32>) -> tensor<?x?x64xf32>
+  %y = linalg.contract indexing_maps = [#x, #w, #o] ins(%h, %wd : tensor<?x?x256xf32>, tensor<64x256xf32>) outs(%acc2 : tensor<?x?x64xf32>) -> tensor<?x?x64xf32>
+  return %y : tensor<?x?x64xf32>
+}

@@ -37,3 +37,23 @@ func.func @dynamic(%a: tensor<?x8xf32>, %b: tensor<?x8xf32>) -> tensor<?x8xf32> 
   %0 = linalg.add ins(%a, %a : tensor<?x8xf32>, tensor<?x8xf32>) outs(%b : tensor<?x8xf32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
+
+// The partial sums of a split contraction: the multiply-add on vectors
+// becomes one vector.fma.
+// CHECK-LABEL: func.func @partial_sums
+// CHECK:         %[[X:.*]] = vector.broadcast %{{.*}} : vector<1x16xf32> to vector<1x4x16xf32>
+// CHECK:         %[[W:.*]] = vector.broadcast %{{.*}} : vector<4x16xf32> to vector<1x4x16xf32>
+// CHECK:         %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<1x4x16xf32>, vector<1x4x16xf32>
+// CHECK:         %[[FMA:.*]] = vector.fma %[[X]], %[[W]], %[[ACC]] : vector<1x4x16xf32>
+// CHECK:         vector.transfer_write %[[FMA]]
+// CHECK-NOT:     arith.mulf
+func.func @partial_sums(%x: tensor<1x16xf32>, %w: tensor<4x16xf32>, %acc: tensor<1x4x16xf32>) -> tensor<1x4x16xf32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n, k)>], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x, %w : tensor<1x16xf32>, tensor<4x16xf32>) outs(%acc : tensor<1x4x16xf32>) {
+  ^bb0(%in: f32, %in_w: f32, %out: f32):
+    %m = arith.mulf %in, %in_w : f32
+    %a = arith.addf %out, %m : f32
+    linalg.yield %a : f32
+  } -> tensor<1x4x16xf32>
+  return %0 : tensor<1x4x16xf32>
+}

@@ -12,7 +12,10 @@ def AssignLoweringConfig : Pass<"kiln-assign-lowering-config"> {
     when it is a `linalg.fill`, when its only user is a linalg op, or when
     the llm lowering marked it `llm.fuse_into_consumers` (attention scores
     and row maxima, recomputed per tile instead of materialised) and all its
-    users are linalg ops. A config already present is kept, so IR can pin
+    users are linalg ops, unless a user would recompute it for every outer
+    tile (it reads it through an indexing map that ignores a loop its
+    `distribute` sizes split, e.g. a matmul's activations under blocks of
+    output features). A config already present is kept, so IR can pin
     tile sizes. The sizes come from a target heuristic; see
     docs/passes/assign-lowering-config.md.
   }];
@@ -39,7 +42,12 @@ def TileAndFuse : Pass<"kiln-tile-and-fuse"> {
     `level=vector` tiles the ops (inside the forall) by the `vector` sizes
     into `scf.for` loops, reduction loops included, and fuses only
     elementwise producers that are not destination operands, which is legal
-    under a tiled reduction.
+    under a tiled reduction, and that no consumer reads through a map
+    ignoring a tiled parallel loop (they would be recomputed per tile). A
+    contraction whose tiled reductions are static multiples of 16 is tiled
+    on its parallel loops only and split along its reductions
+    (`scf::tileReductionUsingScf`): 16-lane partial sums accumulated over
+    the whole reduction, one reduction of the lanes at the end.
   }];
   let options = [
     Option<"level", "level", "std::string", /*default=*/"\"distribute\"",
@@ -48,6 +56,33 @@ def TileAndFuse : Pass<"kiln-tile-and-fuse"> {
   let dependentDialects = [
     "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
     "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect"
+  ];
+}
+
+def SplitInvariantCompute : Pass<"kiln-split-invariant-compute"> {
+  let summary = "Compute once the part of a generic's body that a loop does not change";
+  let description = [{
+    For each `linalg.generic` on tensors that the vector level leaves to
+    scalar loops (no non-zero `vector` tile sizes), finds, from the innermost
+    parallel loop outwards, the first parallel loop `p` (not of static size
+    1) such that part of the body does not depend on `p` (it reads only
+    inputs indexed without `p`, `linalg.index` of other loops, values from
+    above and constants) and that part contains an expensive op
+    (`math` dialect, `arith.divf`, `arith.remf`) whose result the rest of the
+    body uses. That part moves to a new all-parallel generic over the other
+    loops, whose results (one tensor per value the rest uses) the remaining
+    generic reads through the identity of its loops without `p`. When only
+    reductions follow `p` and `p` indexes the innermost dimension of every
+    output, `p` is moved innermost in the remaining generic (a reduction's
+    summation order per output element is unchanged), so that its inner loop
+    walks the output contiguously.
+
+    In the attention output, `out[..., d] += exp(s[j] - max) / sum * v[j,
+    d]`, the softmax weight is then computed once per key instead of once
+    per key and output feature.
+  }];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect"
   ];
 }
 
