@@ -179,6 +179,20 @@ Options parseArgs(int argc, char **argv) {
   return o;
 }
 
+/// Peak resident memory of this process in bytes. VmHWM (unlike
+/// getrusage's ru_maxrss) starts afresh at exec, so a large parent process
+/// does not inflate it.
+long peakResidentBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0)
+      return std::atol(line.c_str() + 6) * 1024L;
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss * 1024L;
+}
+
 using Clock = std::chrono::steady_clock;
 double seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -264,9 +278,8 @@ int run(int argc, char **argv) {
   double ttft = seconds(tStart, tFirst);
   double decodeS = seconds(tFirst, tEnd);
   int64_t decodeSteps = o.maxNewTokens - 1;
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  double peakMiB = usage.ru_maxrss / 1024.0;
+  long peakBytes = peakResidentBytes();
+  double peakMiB = peakBytes / 1048576.0;
   if (!o.quiet) {
     std::fprintf(stderr,
                  "kiln-run: prompt %lld tokens in %.2f ms (%.1f tokens/s), "
@@ -300,7 +313,7 @@ int run(int argc, char **argv) {
        << ", \"kv_cache_bytes\": " << session.kvCacheBytes()
        << ", \"workspace_bytes\": " << session.workspace().reservedBytes()
        << ", \"decode_allocations\": " << session.decodeAllocations()
-       << ", \"peak_rss_bytes\": " << usage.ru_maxrss * 1024L << "}\n";
+       << ", \"peak_rss_bytes\": " << peakBytes << "}\n";
   }
   return 0;
 }
