@@ -89,7 +89,9 @@ def main():
                 model, make_model_dir.PRESETS[name], dtype="F32")
         artifact = model + ".kiln"
         run([compile_bin, model, "-o", artifact, "--quiet"])
-        kiln = []
+        # Kiln and PyTorch alternate, so that both see the same machine
+        # load (shared machines drift by 2x within minutes).
+        kiln, torch_runs = [], []
         ids = None
         for i in range(args.repeat):
             stats = os.path.join(args.work, f"{name}.stats.json")
@@ -100,13 +102,15 @@ def main():
             ids = r.stdout.split()
             with open(stats) as f:
                 kiln.append(json.load(f))
-        torch_runs = run([sys.executable,
-                          os.path.join(ROOT, "benchmarks",
-                                       "torch_eager_decode.py"),
-                          "--model", model, "--prompt-ids", prompt,
-                          "--new-tokens", str(args.new_tokens), "--repeat",
-                          str(args.repeat), "--warmup", "1", "--json"])
-        torch = json.loads(torch_runs.stdout.strip().splitlines()[-1])
+            t = run([sys.executable,
+                     os.path.join(ROOT, "benchmarks", "torch_eager_decode.py"),
+                     "--model", model, "--prompt-ids", prompt,
+                     "--new-tokens", str(args.new_tokens), "--repeat", "1",
+                     "--warmup", "1", "--json"])
+            torch_runs.append(json.loads(t.stdout.strip().splitlines()[-1]))
+        torch = dict(torch_runs[-1])
+        for key in ["decode_tok_s", "prefill_s"]:
+            torch[key] = statistics.median(t[key] for t in torch_runs)
         med = lambda key: statistics.median(k[key] for k in kiln)  # noqa
         budget = 1.2 * (kiln[0]["weight_bytes"] +
                         kiln[0]["kv_cache_bytes"]) + 64 * 2**20
@@ -116,6 +120,11 @@ def main():
             "kiln_prompt_tok_s": args.prompt_len / med("prefill_s"),
             "kiln_ttft_s": med("ttft_s"),
             "torch_decode_tok_s": torch["decode_tok_s"],
+            "torch_threads": torch.get("threads"),
+            "kiln_decode_range": [min(k["decode_tok_s"] for k in kiln),
+                                  max(k["decode_tok_s"] for k in kiln)],
+            "torch_decode_range": [min(t["decode_tok_s"] for t in torch_runs),
+                                   max(t["decode_tok_s"] for t in torch_runs)],
             "torch_prompt_tok_s": args.prompt_len / torch["prefill_s"],
             "ids_equal": [int(i) for i in ids] == torch["ids"],
             "peak_rss_mib": max(k["peak_rss_bytes"] for k in kiln) / 2**20,
@@ -132,20 +141,25 @@ def main():
             times.append(time.time() - t)
         results["compile_llama3_8b_s"] = statistics.median(times)
 
-    print(f"Kiln CPU benchmarks ({results['cpus']} CPUs, commit "
+    print(f"Kiln CPU benchmarks ({results['cpus']} CPUs, PyTorch "
+          f"{results['models'][0]['torch_threads']} thread(s), Kiln 1 "
+          f"thread, commit "
           f"{results['commit']}, {results['date']}; median of {args.repeat})")
     print()
     print("| model | params | Kiln decode tok/s | PyTorch eager decode tok/s "
-          "| speedup | Kiln prompt tok/s | PyTorch prompt tok/s | same ids "
+          "| speedup | Kiln range | PyTorch range | Kiln prompt tok/s | PyTorch prompt tok/s | same ids "
           "| peak RSS MiB | budget MiB | decode allocs |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     ok = True
     for m in results["models"]:
         speedup = m["kiln_decode_tok_s"] / m["torch_decode_tok_s"]
         ok &= speedup >= 1 and m["peak_rss_mib"] <= m["rss_budget_mib"]
         print(f"| {m['model']} | {m['params'] / 1e6:.1f}M "
               f"| {m['kiln_decode_tok_s']:.1f} | {m['torch_decode_tok_s']:.1f} "
-              f"| {speedup:.2f}x | {m['kiln_prompt_tok_s']:.0f} "
+              f"| {speedup:.2f}x "
+              f"| {m['kiln_decode_range'][0]:.0f}-{m['kiln_decode_range'][1]:.0f} "
+              f"| {m['torch_decode_range'][0]:.0f}-{m['torch_decode_range'][1]:.0f} "
+              f"| {m['kiln_prompt_tok_s']:.0f} "
               f"| {m['torch_prompt_tok_s']:.0f} | {m['ids_equal']} "
               f"| {m['peak_rss_mib']:.0f} | {m['rss_budget_mib']:.0f} "
               f"| {m['decode_allocations']} |")
