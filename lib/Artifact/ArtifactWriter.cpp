@@ -7,13 +7,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <cstring>
-
 using namespace kiln;
-
-static uint64_t alignTo(uint64_t value, uint64_t alignment) {
-  return (value + alignment - 1) / alignment * alignment;
-}
 
 llvm::Error kiln::writeArtifact(llvm::StringRef path,
                                 llvm::ArrayRef<ArtifactSection> sections) {
@@ -24,29 +18,13 @@ llvm::Error kiln::writeArtifact(llvm::StringRef path,
   };
   if (sections.size() > kMaxSections)
     return error("too many sections");
-
-  std::vector<SectionEntry> table(sections.size());
-  uint64_t offset =
-      alignTo(sizeof(FileHeader) + sections.size() * sizeof(SectionEntry),
-              kSectionAlignment);
-  for (auto [entry, section] : llvm::zip(table, sections)) {
+  std::vector<std::pair<std::string, std::string>> named;
+  for (const ArtifactSection &section : sections) {
     if (section.name.empty() || section.name.size() >= kSectionNameSize)
       return error("bad section name '" + section.name + "'");
-    std::memset(&entry, 0, sizeof(entry));
-    std::memcpy(entry.name, section.name.data(), section.name.size());
-    entry.offset = offset;
-    entry.size = section.data.size();
-    entry.checksum = fnv1a(section.data.data(), section.data.size());
-    offset = alignTo(offset + entry.size, kSectionAlignment);
+    named.emplace_back(section.name, section.data);
   }
-  FileHeader header;
-  std::memset(&header, 0, sizeof(header));
-  std::memcpy(header.magic, kMagic, sizeof(kMagic));
-  header.formatVersion = kFormatVersion;
-  header.numSections = sections.size();
-  header.fileSize = offset;
-  header.tableChecksum =
-      fnv1a(table.data(), table.size() * sizeof(SectionEntry));
+  std::string image = packSections(named);
 
   std::string temp = (path + ".tmp").str();
   {
@@ -54,16 +32,7 @@ llvm::Error kiln::writeArtifact(llvm::StringRef path,
     llvm::raw_fd_ostream os(temp, ec, llvm::sys::fs::OF_None);
     if (ec)
       return error("cannot write: " + ec.message());
-    os.write(reinterpret_cast<const char *>(&header), sizeof(header));
-    os.write(reinterpret_cast<const char *>(table.data()),
-             table.size() * sizeof(SectionEntry));
-    uint64_t written = sizeof(header) + table.size() * sizeof(SectionEntry);
-    for (auto [entry, section] : llvm::zip(table, sections)) {
-      os.write_zeros(entry.offset - written);
-      os << section.data;
-      written = entry.offset + entry.size;
-    }
-    os.write_zeros(header.fileSize - written);
+    os << image;
     os.close();
     if (os.has_error()) {
       llvm::sys::fs::remove(temp);

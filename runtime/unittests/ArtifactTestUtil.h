@@ -18,44 +18,11 @@
 
 namespace kiln::rt::test {
 
-/// An artifact container with the given sections (valid checksums), laid
-/// out like kiln-compile's writer.
+/// An artifact container with the given sections (valid checksums).
 inline std::vector<uint8_t>
 packArtifact(const std::vector<std::pair<std::string, std::string>> &sections) {
-  using namespace kiln::artifact;
-  auto align = [](uint64_t v) {
-    return (v + kSectionAlignment - 1) / kSectionAlignment * kSectionAlignment;
-  };
-  std::vector<SectionEntry> table(sections.size());
-  uint64_t offset =
-      align(sizeof(FileHeader) + sections.size() * sizeof(SectionEntry));
-  for (size_t i = 0; i < sections.size(); ++i) {
-    std::memset(&table[i], 0, sizeof(SectionEntry));
-    std::strncpy(table[i].name, sections[i].first.c_str(),
-                 kSectionNameSize - 1);
-    table[i].offset = offset;
-    table[i].size = sections[i].second.size();
-    table[i].checksum =
-        fnv1a(sections[i].second.data(), sections[i].second.size());
-    offset = align(offset + table[i].size);
-  }
-  FileHeader header;
-  std::memset(&header, 0, sizeof(header));
-  std::memcpy(header.magic, kMagic, sizeof(kMagic));
-  header.formatVersion = kFormatVersion;
-  header.numSections = sections.size();
-  header.fileSize = offset;
-  header.tableChecksum =
-      fnv1a(table.data(), table.size() * sizeof(SectionEntry));
-  std::vector<uint8_t> out(offset, 0);
-  std::memcpy(out.data(), &header, sizeof(header));
-  if (!table.empty())
-    std::memcpy(out.data() + sizeof(header), table.data(),
-                table.size() * sizeof(SectionEntry));
-  for (size_t i = 0; i < sections.size(); ++i)
-    std::memcpy(out.data() + table[i].offset, sections[i].second.data(),
-                sections[i].second.size());
-  return out;
+  std::string image = kiln::artifact::packSections(sections);
+  return std::vector<uint8_t>(image.begin(), image.end());
 }
 
 /// Writes `dir`/model.safetensors with every weight of `manifest`, filled

@@ -19,15 +19,6 @@ namespace {
 
 class NpyTest : public ::testing::Test {
 protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/kiln-npy-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir = pattern;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
-  }
   std::string writeRaw(const std::string &name, const std::string &bytes) {
     std::string path = dir + "/" + name;
     std::ofstream(path, std::ios::binary) << bytes;
@@ -46,7 +37,8 @@ protected:
     return out + dict + data;
   }
 
-  std::string dir;
+  TempDir temp{"kiln-npy-test"};
+  std::string dir = temp.path();
 };
 
 TEST_F(NpyTest, RoundTrip) {

@@ -79,20 +79,8 @@ Bytes buildFile(const std::vector<TensorSpec> &tensors, size_t padTo = 8,
   return withHeader(text, data, text.size());
 }
 
-/// Runs `fn`, which must throw kiln::rt::Error, and returns its message.
-/// Any other exception escapes and fails the test.
 class SafetensorsTest : public ::testing::Test {
 protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/kiln-safetensors-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir = pattern;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
-  }
-
   std::string write(const std::string &name, const Bytes &bytes) {
     std::string path = dir + "/" + name;
     std::ofstream out(path, std::ios::binary);
@@ -112,7 +100,8 @@ protected:
     });
   }
 
-  std::string dir;
+  TempDir temp{"kiln-safetensors-test"};
+  std::string dir = temp.path();
 };
 
 const std::vector<float> kA = {1.0f, -2.5f, 3.25f, 0.0f, 1e-3f, 65504.0f};

@@ -18,8 +18,13 @@
 #ifndef KILN_RUNTIME_ARTIFACTFORMAT_H
 #define KILN_RUNTIME_ARTIFACTFORMAT_H
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace kiln::artifact {
 
@@ -65,6 +70,48 @@ inline uint64_t fnv1a(const void *data, size_t size,
     hash *= 0x100000001b3ull;
   }
   return hash;
+}
+
+/// The complete file image of an artifact with these (name, bytes)
+/// sections, in order. Names must be 1 to kSectionNameSize - 1 bytes (the
+/// caller checks). The one layout routine, shared by kiln-compile's writer
+/// and the runtime's tests.
+inline std::string
+packSections(const std::vector<std::pair<std::string, std::string>> &sections) {
+  auto align = [](uint64_t v) {
+    return (v + kSectionAlignment - 1) / kSectionAlignment * kSectionAlignment;
+  };
+  std::vector<SectionEntry> table(sections.size());
+  uint64_t offset =
+      align(sizeof(FileHeader) + sections.size() * sizeof(SectionEntry));
+  for (size_t i = 0; i < sections.size(); ++i) {
+    std::memset(&table[i], 0, sizeof(SectionEntry));
+    std::memcpy(table[i].name, sections[i].first.data(),
+                std::min(sections[i].first.size(), kSectionNameSize - 1));
+    table[i].offset = offset;
+    table[i].size = sections[i].second.size();
+    table[i].checksum =
+        fnv1a(sections[i].second.data(), sections[i].second.size());
+    offset = align(offset + table[i].size);
+  }
+  FileHeader header;
+  std::memset(&header, 0, sizeof(header));
+  std::memcpy(header.magic, kMagic, sizeof(kMagic));
+  header.formatVersion = kFormatVersion;
+  header.numSections = static_cast<uint32_t>(sections.size());
+  header.fileSize = offset;
+  header.tableChecksum =
+      fnv1a(table.data(), table.size() * sizeof(SectionEntry));
+  std::string image(offset, '\0');
+  std::memcpy(&image[0], &header, sizeof(header));
+  if (!table.empty())
+    std::memcpy(&image[sizeof(header)], table.data(),
+                table.size() * sizeof(SectionEntry));
+  for (size_t i = 0; i < sections.size(); ++i)
+    if (!sections[i].second.empty())
+      std::memcpy(&image[table[i].offset], sections[i].second.data(),
+                  sections[i].second.size());
+  return image;
 }
 
 /// Names of the symbols the CPU shared object exports (see the
