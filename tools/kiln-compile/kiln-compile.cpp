@@ -135,7 +135,6 @@ llvm::Expected<ModelConfig> loadConfig() {
           "'" + modelDirOpt +
               "' is not a directory (expected a model "
               "directory with config.json)");
-    ModelConfig cfg = ModelConfig();
     auto warn = [](const llvm::Twine &msg) {
       llvm::errs() << "kiln-compile: warning: " << msg << "\n";
     };

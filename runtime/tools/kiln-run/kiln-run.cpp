@@ -94,6 +94,7 @@ std::vector<int32_t> parseIds(const std::string &text) {
 
 Options parseArgs(int argc, char **argv) {
   Options o;
+  o.sampling.greedy = false; // Sampling unless --greedy.
   bool sawSamplingFlag = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -168,13 +169,9 @@ Options parseArgs(int argc, char **argv) {
     usageError("missing --weights MODEL_DIR");
   if (!o.havePrompt)
     usageError("missing --prompt-ids");
-  bool greedyFlag = false;
-  for (int i = 1; i < argc; ++i)
-    greedyFlag |= std::strcmp(argv[i], "--greedy") == 0;
-  if (greedyFlag && sawSamplingFlag)
+  if (o.sampling.greedy && sawSamplingFlag)
     usageError("--greedy cannot be combined with --temperature, --top-k or "
                "--top-p");
-  o.sampling.greedy = greedyFlag;
   o.sampling.validate();
   return o;
 }
