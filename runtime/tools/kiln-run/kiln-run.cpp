@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "kiln/runtime/Error.h"
 #include "kiln/runtime/Npy.h"
+#include "kiln/runtime/RunOptions.h"
 #include "kiln/runtime/Sampler.h"
 #include "kiln/runtime/Session.h"
 
@@ -26,156 +27,6 @@
 using namespace kiln::rt;
 
 namespace {
-const char *const kUsage =
-    R"(usage: kiln-run ARTIFACT --weights MODEL_DIR --prompt-ids IDS [options]
-
-  --weights DIR          model directory with *.safetensors (required)
-  --prompt-ids 1,2,3     prompt token ids, comma-separated (required)
-  --max-new-tokens N     tokens to generate (default 16)
-  --max-context N        KV-cache length (default: prompt + new tokens)
-  --greedy               argmax decoding (default: sampling)
-  --temperature T        sampling temperature (default 1.0)
-  --top-k K              keep the K most likely tokens (default 0: off)
-  --top-p P              nucleus sampling mass (default 1.0: off)
-  --seed S               sampling seed (default 0)
-  --print-ids            print the generated ids on one line
-  --logits-out FILE.npy  float32 [steps, vocab]: the logits each generated
-                         token was chosen from
-  --stats-json FILE      write the timing report as JSON
-  --quiet                no progress or report on stderr
-  --help                 this message
-)";
-
-struct Options {
-  std::string artifact, weights, logitsOut, statsJson;
-  std::vector<int32_t> promptIds;
-  int64_t maxNewTokens = 16;
-  int64_t maxContext = 0;
-  bool printIds = false, quiet = false, havePrompt = false;
-  SamplingOptions sampling;
-};
-
-[[noreturn]] void usageError(const std::string &msg) {
-  throw Error(msg + "\n(see kiln-run --help)");
-}
-
-int64_t parseInt(const std::string &flag, const std::string &text, int64_t min,
-                 int64_t max) {
-  char *end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno == ERANGE || v < min || v > max)
-    usageError(flag + ": expected an integer in [" + std::to_string(min) +
-               ", " + std::to_string(max) + "], got '" + text + "'");
-  return v;
-}
-
-float parseFloat(const std::string &flag, const std::string &text) {
-  char *end = nullptr;
-  float v = std::strtof(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(v))
-    usageError(flag + ": expected a number, got '" + text + "'");
-  return v;
-}
-
-std::vector<int32_t> parseIds(const std::string &text) {
-  std::vector<int32_t> ids;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t end = text.find(',', pos);
-    if (end == std::string::npos)
-      end = text.size();
-    ids.push_back(static_cast<int32_t>(
-        parseInt("--prompt-ids", text.substr(pos, end - pos), 0, INT32_MAX)));
-    pos = end + 1;
-  }
-  return ids;
-}
-
-Options parseArgs(int argc, char **argv) {
-  Options o;
-  o.sampling.greedy = false; // Sampling unless --greedy.
-  bool sawSamplingFlag = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string value;
-    bool hasInlineValue = false;
-    if (arg.rfind("--", 0) == 0) {
-      size_t eq = arg.find('=');
-      if (eq != std::string::npos) {
-        value = arg.substr(eq + 1);
-        arg = arg.substr(0, eq);
-        hasInlineValue = true;
-      }
-    }
-    auto next = [&]() -> std::string {
-      if (hasInlineValue)
-        return value;
-      if (i + 1 >= argc)
-        usageError(arg + ": missing value");
-      return argv[++i];
-    };
-    auto noValue = [&]() {
-      if (hasInlineValue)
-        usageError(arg + " takes no value");
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    } else if (arg == "--weights") {
-      o.weights = next();
-    } else if (arg == "--prompt-ids") {
-      o.promptIds = parseIds(next());
-      o.havePrompt = true;
-    } else if (arg == "--max-new-tokens") {
-      o.maxNewTokens = parseInt(arg, next(), 1, 1 << 24);
-    } else if (arg == "--max-context") {
-      o.maxContext = parseInt(arg, next(), 1, 1 << 24);
-    } else if (arg == "--greedy") {
-      noValue();
-      o.sampling.greedy = true;
-    } else if (arg == "--temperature") {
-      o.sampling.temperature = parseFloat(arg, next());
-      sawSamplingFlag = true;
-    } else if (arg == "--top-k") {
-      o.sampling.topK = parseInt(arg, next(), 0, INT32_MAX);
-      sawSamplingFlag = true;
-    } else if (arg == "--top-p") {
-      o.sampling.topP = parseFloat(arg, next());
-      sawSamplingFlag = true;
-    } else if (arg == "--seed") {
-      o.sampling.seed = parseInt(arg, next(), 0, INT64_MAX);
-    } else if (arg == "--print-ids") {
-      noValue();
-      o.printIds = true;
-    } else if (arg == "--logits-out") {
-      o.logitsOut = next();
-    } else if (arg == "--stats-json") {
-      o.statsJson = next();
-    } else if (arg == "--quiet") {
-      noValue();
-      o.quiet = true;
-    } else if (arg.rfind("-", 0) == 0 && arg.size() > 1) {
-      usageError("unknown flag '" + arg + "'");
-    } else if (o.artifact.empty()) {
-      o.artifact = arg;
-    } else {
-      usageError("unexpected argument '" + arg + "'");
-    }
-  }
-  if (o.artifact.empty())
-    usageError("missing the ARTIFACT argument");
-  if (o.weights.empty())
-    usageError("missing --weights MODEL_DIR");
-  if (!o.havePrompt)
-    usageError("missing --prompt-ids");
-  if (o.sampling.greedy && sawSamplingFlag)
-    usageError("--greedy cannot be combined with --temperature, --top-k or "
-               "--top-p");
-  o.sampling.validate();
-  return o;
-}
-
 /// Peak resident memory of this process in bytes. VmHWM (unlike
 /// getrusage's ru_maxrss) starts afresh at exec, so a large parent process
 /// does not inflate it.
@@ -196,7 +47,11 @@ double seconds(Clock::time_point a, Clock::time_point b) {
 }
 
 int run(int argc, char **argv) {
-  Options o = parseArgs(argc, argv);
+  RunOptions o = parseRunOptions(argc, argv);
+  if (o.help) {
+    std::fputs(runUsage(), stdout);
+    return 0;
+  }
   auto progress = [&](const std::string &msg) {
     if (!o.quiet)
       std::fprintf(stderr, "[kiln-run] %s\n", msg.c_str());

@@ -1,0 +1,39 @@
+//===- RunOptions.h - the command line of kiln-run --------------*- C++ -*-===//
+//
+// Parsed in the library (not in the tool) so that the unit tests can check
+// every flag error; kiln-run only prints the message and exits.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_RUNTIME_RUNOPTIONS_H
+#define KILN_RUNTIME_RUNOPTIONS_H
+
+#include "kiln/runtime/Sampler.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kiln::rt {
+
+struct RunOptions {
+  std::string artifact, weights, logitsOut, statsJson;
+  std::vector<int32_t> promptIds;
+  int64_t maxNewTokens = 16;
+  /// 0: prompt + new tokens - 1 (at most max_position_embeddings).
+  int64_t maxContext = 0;
+  bool printIds = false, quiet = false, help = false;
+  SamplingOptions sampling;
+};
+
+/// The usage text of kiln-run.
+const char *runUsage();
+
+/// Parses kiln-run's arguments (argv[0] is skipped). Throws Error naming
+/// the flag for an unknown flag, a missing or malformed value, a missing
+/// required argument or conflicting flags. With --help, returns at once
+/// with `help` set.
+RunOptions parseRunOptions(int argc, const char *const *argv);
+
+} // namespace kiln::rt
+
+#endif // KILN_RUNTIME_RUNOPTIONS_H
