@@ -119,7 +119,7 @@ kiln::buildManifest(ModuleOp llmModule, const ModelConfig &config,
     return makeError("the module has no entry point");
 
   llvm::json::Object model{
-      {"architecture", "LlamaForCausalLM"},
+      {"architecture", config.architecture},
       {"name", config.name},
       {"hidden_size", config.hiddenSize},
       {"intermediate_size", config.intermediateSize},

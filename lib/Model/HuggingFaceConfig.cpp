@@ -148,25 +148,40 @@ llvm::Expected<ModelConfig> kiln::parseHuggingFaceConfig(
         llvm::formatv("{0}: expected a JSON object", source).str());
   ConfigReader r(*obj, source);
 
-  // The architecture decides the graph; only LLaMA's is built today.
+  // The architecture decides the graph. Each supported one is a LLaMA
+  // decoder with its own extras: Qwen2 has q/k/v biases, Mistral a sliding
+  // attention window.
+  struct Architecture {
+    llvm::StringLiteral name, modelType;
+  };
+  static const Architecture kArchitectures[] = {
+      {"LlamaForCausalLM", "llama"},
+      {"Qwen2ForCausalLM", "qwen2"},
+      {"MistralForCausalLM", "mistral"}};
   const llvm::json::Array *archs = obj->getArray("architectures");
   if (!archs || archs->empty() || !(*archs)[0].getAsString())
     return r.error("architectures",
                    "missing: expected e.g. [\"LlamaForCausalLM\"]");
-  llvm::StringRef arch = *(*archs)[0].getAsString();
-  if (arch != "LlamaForCausalLM")
+  llvm::StringRef archName = *(*archs)[0].getAsString();
+  const Architecture *arch = nullptr;
+  for (const Architecture &a : kArchitectures)
+    if (a.name == archName)
+      arch = &a;
+  if (!arch)
     return r.error("architectures",
                    llvm::formatv("unsupported architecture '{0}' (supported: "
-                                 "LlamaForCausalLM)",
-                                 arch));
+                                 "LlamaForCausalLM, Qwen2ForCausalLM, "
+                                 "MistralForCausalLM)",
+                                 archName));
   if (std::optional<llvm::StringRef> type = obj->getString("model_type"))
-    if (*type != "llama")
+    if (*type != arch->modelType)
       return r.error("model_type",
-                     llvm::formatv("'{0}' does not match LlamaForCausalLM "
-                                   "(expected 'llama')",
-                                   *type));
+                     llvm::formatv("'{0}' does not match {1} (expected "
+                                   "'{2}')",
+                                   *type, arch->name, arch->modelType));
 
   ModelConfig c;
+  c.architecture = arch->name.str();
   c.name =
       llvm::sys::path::filename(llvm::sys::path::parent_path(source)).str();
   if (c.name.empty())
@@ -210,12 +225,32 @@ llvm::Expected<ModelConfig> kiln::parseHuggingFaceConfig(
   } else if (obj->get("hidden_act")) {
     return r.error("hidden_act", "expected a string");
   }
+  // Llama's attention_bias also adds an o_proj bias, which the graph lacks.
   for (const char *field : {"attention_bias", "mlp_bias"}) {
     bool on = false;
     if (llvm::Error e = r.getBool(field, on, false))
       return std::move(e);
     if (on)
-      return r.error(field, "biases are not supported for LlamaForCausalLM");
+      return r.error(
+          field, llvm::formatv("biases are not supported for {0}", arch->name));
+  }
+  if (arch->modelType == "qwen2") {
+    c.attentionBias = true;
+    bool perLayerWindows = false;
+    if (llvm::Error e = r.getBool("use_sliding_window", perLayerWindows, false))
+      return std::move(e);
+    if (perLayerWindows)
+      return r.error("use_sliding_window",
+                     "Qwen2's per-layer sliding windows are not supported");
+  }
+  if (arch->modelType == "mistral") {
+    const llvm::json::Value *window = obj->get("sliding_window");
+    if (window && window->kind() != llvm::json::Value::Null) {
+      std::optional<int64_t> w = window->getAsInteger();
+      if (!w)
+        return r.error("sliding_window", "expected an integer or null");
+      c.slidingWindow = *w;
+    }
   }
   if (const llvm::json::Value *scaling = obj->get("rope_scaling"))
     if (scaling->kind() != llvm::json::Value::Null)

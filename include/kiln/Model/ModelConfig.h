@@ -21,6 +21,8 @@ std::optional<DType> parseDType(llvm::StringRef name);
 /// of a Hugging Face config.json that change the graph).
 struct ModelConfig {
   std::string name = "custom";
+  /// The Hugging Face architecture (config.json "architectures"[0]).
+  std::string architecture = "LlamaForCausalLM";
   int64_t hiddenSize = 0;
   int64_t intermediateSize = 0;
   int64_t numLayers = 0;
