@@ -1,4 +1,4 @@
-"""PyTorch-eager baseline: LlamaForCausalLM greedy decoding with a KV cache.
+"""PyTorch-eager baseline: Llama/Qwen2/Mistral greedy decoding with a KV cache.
 
 A self-contained re-implementation of Hugging Face's ``LlamaForCausalLM``
 (``modeling_llama.py`` style: ``LlamaRMSNorm``, ``LlamaRotaryEmbedding``
@@ -6,6 +6,11 @@ with ``rotate_half``, ``LlamaAttention`` with GQA ``repeat_kv``,
 ``LlamaMLP``, ``LlamaDecoderLayer``) for torch >= 1.13, without the
 ``transformers`` package.  The KV cache is preallocated per layer as
 ``[1, num_kv_heads, max_context, head_dim]`` and written in place.
+``Qwen2ForCausalLM`` is the same with q/k/v_proj biases;
+``MistralForCausalLM`` the same with a ``sliding_window`` W (when not null):
+query position p reads cached key j iff ``p - W < j <= p``, in the prefill
+and in every decode step (the cache keeps all positions; the window is a
+mask over it).
 
 Weights are read from a Hugging Face model directory (``config.json`` +
 ``model.safetensors`` or sharded) with ``python/safetensors_np.py`` and
@@ -57,14 +62,28 @@ import safetensors_np  # noqa: E402
 
 
 class LlamaConfig:
+    ARCHS = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2",
+             "MistralForCausalLM": "mistral"}
+
     def __init__(self, d):
-        if list(d.get("architectures") or ["LlamaForCausalLM"]) != \
-                ["LlamaForCausalLM"]:
-            raise ValueError(f"unsupported architectures {d['architectures']}")
+        archs = list(d.get("architectures") or ["LlamaForCausalLM"])
+        if len(archs) != 1 or archs[0] not in self.ARCHS:
+            raise ValueError(f"unsupported architectures {archs}")
+        self.architecture = self.ARCHS[archs[0]]
+        if d.get("model_type", self.architecture) != self.architecture:
+            raise ValueError(f"model_type {d['model_type']} does not match "
+                             f"{archs[0]}")
         if d.get("rope_scaling") is not None:
             raise ValueError("rope_scaling is not supported")
-        if d.get("attention_bias") or d.get("mlp_bias"):
+        if (self.architecture == "llama" and d.get("attention_bias")) \
+                or d.get("mlp_bias"):
             raise ValueError("attention_bias/mlp_bias are not supported")
+        if self.architecture == "qwen2" and d.get("use_sliding_window"):
+            raise ValueError("use_sliding_window: true is not supported")
+        self.qkv_bias = self.architecture == "qwen2"
+        self.sliding_window = None
+        if self.architecture == "mistral" and d.get("sliding_window"):
+            self.sliding_window = int(d["sliding_window"])
         if d.get("hidden_act", "silu") != "silu":
             raise ValueError(f"hidden_act {d['hidden_act']} is not supported")
         self.hidden_size = int(d["hidden_size"])
@@ -75,6 +94,10 @@ class LlamaConfig:
                                        or self.num_attention_heads)
         self.head_dim = int(d.get("head_dim")
                             or self.hidden_size // self.num_attention_heads)
+        if self.qkv_bias and \
+                self.head_dim * self.num_attention_heads != self.hidden_size:
+            raise ValueError("Qwen2: head_dim must be hidden_size / "
+                             "num_attention_heads")
         self.vocab_size = int(d["vocab_size"])
         self.max_position_embeddings = int(d.get("max_position_embeddings",
                                                  2048))
@@ -137,10 +160,11 @@ class LlamaAttention(nn.Module):
         self.num_kv_heads = cfg.num_key_value_heads
         self.head_dim = cfg.head_dim
         self.n_rep = self.num_heads // self.num_kv_heads
-        h, d = cfg.hidden_size, cfg.head_dim
-        self.q_proj = nn.Linear(h, self.num_heads * d, bias=False)
-        self.k_proj = nn.Linear(h, self.num_kv_heads * d, bias=False)
-        self.v_proj = nn.Linear(h, self.num_kv_heads * d, bias=False)
+        self.sliding_window = cfg.sliding_window
+        h, d, b = cfg.hidden_size, cfg.head_dim, cfg.qkv_bias
+        self.q_proj = nn.Linear(h, self.num_heads * d, bias=b)
+        self.k_proj = nn.Linear(h, self.num_kv_heads * d, bias=b)
+        self.v_proj = nn.Linear(h, self.num_kv_heads * d, bias=b)
         self.o_proj = nn.Linear(self.num_heads * d, h, bias=False)
         self.scale = 1.0 / math.sqrt(d)
 
@@ -157,8 +181,13 @@ class LlamaAttention(nn.Module):
         keys = repeat_kv(k_cache[:, :, :end], self.n_rep)
         values = repeat_kv(v_cache[:, :, :end], self.n_rep)
         scores = torch.matmul(q, keys.transpose(2, 3)) * self.scale
-        if s > 1:  # causal mask: query start+i sees keys 0..start+i
-            mask = torch.ones(s, end, dtype=torch.bool).triu(start + 1)
+        if s > 1 or (self.sliding_window and end > self.sliding_window):
+            # query p = start+i sees keys j <= p (and p - j < W)
+            p = torch.arange(start, end)[:, None]
+            j = torch.arange(end)[None, :]
+            mask = j > p
+            if self.sliding_window:
+                mask |= p - j >= self.sliding_window
             scores = scores.masked_fill(mask, float("-inf"))
         probs = F.softmax(scores, dim=-1, dtype=torch.float32)
         out = torch.matmul(probs, values)

@@ -1,8 +1,10 @@
-"""Independent numpy oracle for Hugging Face ``LlamaForCausalLM`` inference.
+"""Independent numpy oracle for Hugging Face ``LlamaForCausalLM``,
+``Qwen2ForCausalLM`` and ``MistralForCausalLM`` inference.
 
-Written from the Hugging Face ``modeling_llama.py`` definition (it does not
-use ``kiln_reference.py`` or anything else of Kiln's), so that it can check
-Kiln's compiled models end to end:
+Written from the Hugging Face ``modeling_llama.py`` / ``modeling_qwen2.py``
+/ ``modeling_mistral.py`` definitions (it does not use ``kiln_reference.py``
+or anything else of Kiln's), so that it can check Kiln's compiled models end
+to end.  The three share the LLaMA graph:
 
 * ``embed_tokens`` lookup;
 * per decoder layer (pre-norm):
@@ -19,6 +21,19 @@ Kiln's compiled models end to end:
 * final ``model.norm``; ``lm_head`` (or the embedding matrix when
   ``tie_word_embeddings``).
 
+Differences:
+
+* Qwen2: q/k/v_proj have biases (``y = x @ W.T + b``, added before RoPE;
+  o_proj has none), always (Qwen2Config has no ``attention_bias``);
+  ``head_dim`` is ``hidden_size / num_attention_heads`` (a config.json
+  ``head_dim`` that differs is rejected, since HF versions disagree on
+  reading it).  ``use_sliding_window`` true is rejected (HF then windows
+  only some layers, per ``max_window_layers``); when false,
+  ``sliding_window`` is ignored, as in HF.
+* Mistral: with a non-null ``sliding_window`` W, query position p attends
+  key position j iff ``j <= p`` and ``p - j < W`` (HF's sliding-window
+  causal mask); null = plain causal.  No biases.
+
 Precision: weights are read as float32 (F16/BF16 files are upcast exactly,
 which is what Kiln does with an f32 compile dtype) and all arithmetic is
 done in **float64**, so the result is the "ideal" value of the f32 weights;
@@ -28,9 +43,10 @@ implementation being checked.  Logits are returned as float32.
 ``generate_greedy`` recomputes the whole sequence at every step (no KV
 cache), so it independently checks a KV-cache implementation.
 
-Unsupported configs (architectures other than ``LlamaForCausalLM``,
-``rope_scaling`` not null, ``attention_bias``/``mlp_bias`` true,
-``hidden_act`` other than silu) are rejected with ``ValueError``.
+Unsupported configs (other architectures, ``model_type`` not matching the
+architecture, ``rope_scaling`` not null, Llama's ``attention_bias`` true,
+``mlp_bias`` true, ``hidden_act`` other than silu, Qwen2's
+``use_sliding_window`` true) are rejected with ``ValueError``.
 
 CLI::
 
@@ -49,16 +65,31 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_np  # noqa: E402
 
-__all__ = ["LlamaModel", "load_config", "load_model", "forward",
+ARCHITECTURES = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2",
+                 "MistralForCausalLM": "mistral"}
+
+__all__ = ["ARCHITECTURES", "LlamaModel", "load_config", "load_model", "forward",
            "generate_greedy", "top2_margin"]
 
 
 class LlamaModel:
-    """Config fields (HF names) plus float64 weights by HF name."""
+    """Config fields (HF names) plus float64 weights by HF name.
+    ``architecture`` is "llama", "qwen2" or "mistral"; ``qkv_bias`` and
+    ``sliding_window`` (None = no window) follow from it and the config."""
 
     def __init__(self, config, weights):
         self.config = config
         c = config
+        archs = c.get("architectures") or ["LlamaForCausalLM"]
+        self.architecture = ARCHITECTURES[archs[0]]
+        self.qkv_bias = self.architecture == "qwen2"
+        self.sliding_window = None
+        if self.architecture == "mistral" and \
+                c.get("sliding_window") is not None:
+            self.sliding_window = int(c["sliding_window"])
+            if self.sliding_window <= 0:
+                raise ValueError(f"sliding_window must be positive or null, "
+                                 f"got {c['sliding_window']}")
         self.hidden_size = int(c["hidden_size"])
         self.intermediate_size = int(c["intermediate_size"])
         self.num_layers = int(c["num_hidden_layers"])
@@ -66,6 +97,11 @@ class LlamaModel:
         self.num_kv_heads = int(c.get("num_key_value_heads") or self.num_heads)
         hd = c.get("head_dim")
         self.head_dim = int(hd) if hd else self.hidden_size // self.num_heads
+        if self.architecture == "qwen2" and \
+                self.head_dim * self.num_heads != self.hidden_size:
+            raise ValueError(f"unsupported head_dim {self.head_dim} for "
+                             "Qwen2ForCausalLM: must be hidden_size / "
+                             "num_attention_heads")
         self.vocab_size = int(c["vocab_size"])
         self.rms_norm_eps = float(c.get("rms_norm_eps", 1e-6))
         self.rope_theta = float(c.get("rope_theta", 10000.0))
@@ -96,6 +132,10 @@ class LlamaModel:
                 p + "mlp.gate_proj.weight": (I, H),
                 p + "mlp.up_proj.weight": (I, H),
                 p + "mlp.down_proj.weight": (H, I)})
+            if self.qkv_bias:
+                want.update({p + "self_attn.q_proj.bias": (q,),
+                             p + "self_attn.k_proj.bias": (kv,),
+                             p + "self_attn.v_proj.bias": (kv,)})
         if not self.tie_word_embeddings:
             want["lm_head.weight"] = (V, H)
         for name, shape in want.items():
@@ -117,16 +157,23 @@ def load_config(model_dir):
     with open(os.path.join(model_dir, "config.json")) as f:
         c = json.load(f)
     archs = c.get("architectures") or ["LlamaForCausalLM"]
-    if list(archs) != ["LlamaForCausalLM"]:
+    if len(archs) != 1 or archs[0] not in ARCHITECTURES:
         raise ValueError(f"unsupported architectures {archs}: only "
-                         "LlamaForCausalLM")
-    if c.get("model_type", "llama") != "llama":
-        raise ValueError(f"unsupported model_type {c.get('model_type')!r}")
+                         f"{', '.join(ARCHITECTURES)}")
+    arch = ARCHITECTURES[archs[0]]
+    if c.get("model_type", arch) != arch:
+        raise ValueError(f"unsupported model_type {c.get('model_type')!r} "
+                         f"for {archs[0]} (expected {arch!r})")
     if c.get("rope_scaling") is not None:
         raise ValueError(f"unsupported rope_scaling {c['rope_scaling']!r}: "
                          "only null (plain RoPE)")
-    if c.get("attention_bias", False):
+    # Qwen2 always has q/k/v biases and Mistral never: both ignore
+    # attention_bias (HF does not read it for them).
+    if arch == "llama" and c.get("attention_bias", False):
         raise ValueError("unsupported attention_bias: true")
+    if arch == "qwen2" and c.get("use_sliding_window", False):
+        raise ValueError("unsupported use_sliding_window: true for "
+                         "Qwen2ForCausalLM (only false)")
     if c.get("mlp_bias", False):
         raise ValueError("unsupported mlp_bias: true")
     act = c.get("hidden_act", "silu")
@@ -172,17 +219,25 @@ def attention(m, l, x, cos, sin):
     p = f"model.layers.{l}.self_attn."
     S = x.shape[0]
     NH, NKV, D = m.num_heads, m.num_kv_heads, m.head_dim
-    q = (x @ m.w[p + "q_proj.weight"].T).reshape(S, NH, D).transpose(1, 0, 2)
-    k = (x @ m.w[p + "k_proj.weight"].T).reshape(S, NKV, D).transpose(1, 0, 2)
-    v = (x @ m.w[p + "v_proj.weight"].T).reshape(S, NKV, D).transpose(1, 0, 2)
+    q, k, v = (x @ m.w[p + n + "_proj.weight"].T for n in "qkv")
+    if m.qkv_bias:                                          # Qwen2
+        q = q + m.w[p + "q_proj.bias"]
+        k = k + m.w[p + "k_proj.bias"]
+        v = v + m.w[p + "v_proj.bias"]
+    q = q.reshape(S, NH, D).transpose(1, 0, 2)
+    k = k.reshape(S, NKV, D).transpose(1, 0, 2)
+    v = v.reshape(S, NKV, D).transpose(1, 0, 2)
     q = q * cos[None] + rotate_half(q) * sin[None]
     k = k * cos[None] + rotate_half(k) * sin[None]
     groups = NH // NKV
     k = np.repeat(k, groups, axis=0)                        # repeat_kv
     v = np.repeat(v, groups, axis=0)
     scores = q @ k.transpose(0, 2, 1) / np.sqrt(D)          # [NH, S, S]
-    causal = np.triu(np.ones((S, S), dtype=bool), k=1)
-    scores = np.where(causal[None], -np.inf, scores)
+    pos = np.arange(S)
+    masked = pos[None, :] > pos[:, None]                    # [query, key]
+    if m.sliding_window is not None:                        # Mistral
+        masked |= pos[:, None] - pos[None, :] >= m.sliding_window
+    scores = np.where(masked[None], -np.inf, scores)
     out = softmax(scores) @ v                               # [NH, S, D]
     out = out.transpose(1, 0, 2).reshape(S, NH * D)
     return out @ m.w[p + "o_proj.weight"].T

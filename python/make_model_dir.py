@@ -1,9 +1,25 @@
-"""Writes a Hugging Face-style LLaMA model directory with random weights.
+"""Writes a Hugging Face-style decoder model directory with random weights.
 
 ``make_model_dir(out_dir, config, dtype="F32", shards=1, seed=0)`` writes
-``config.json`` (a ``LlamaForCausalLM`` config) and the weights under their
-Hugging Face names, as ``model.safetensors`` or, with ``shards > 1``, as
+``config.json`` and the weights under their Hugging Face names, as
+``model.safetensors`` or, with ``shards > 1``, as
 ``model-0000i-of-0000n.safetensors`` + ``model.safetensors.index.json``.
+
+Architectures (config key ``architecture``, default ``llama``):
+
+* ``llama``: ``LlamaForCausalLM`` (``attention_bias``/``mlp_bias`` false);
+* ``qwen2``: ``Qwen2ForCausalLM``, ``model_type`` "qwen2": the LLaMA graph
+  plus biases on q/k/v_proj (``model.layers.N.self_attn.{q,k,v}_proj.bias``,
+  [NH*D], [NKV*D], [NKV*D]; o_proj has none).  Qwen2 has no
+  ``attention_bias`` key (the biases are always there) and no ``head_dim``
+  key in HF's Qwen2Config (head_dim is hidden_size / num_attention_heads, so
+  a different ``head_dim`` is rejected here).  ``use_sliding_window`` is
+  false (``sliding_window`` 4096 and ``max_window_layers`` = num layers are
+  written as real Qwen2 configs do; HF ignores them then);
+* ``mistral``: ``MistralForCausalLM``, ``model_type`` "mistral": the LLaMA
+  graph (no biases) with ``sliding_window`` W (config key
+  ``sliding_window``: an int, or None for no window, the default): query
+  position p attends key j iff ``p - W < j <= p``.
 
 Random init (``numpy.random.default_rng(seed)``, tensors drawn in checkpoint
 order, always in float32 and then stored as ``dtype``, so an F16/BF16 model
@@ -23,6 +39,8 @@ not trivially constant:
   the embedding matrix and a small gain makes the model repeat the current
   token forever (measured on the e2e "tied" config, 10 prompts x 16 tokens:
   gain 2 -> 1.7 distinct ids per sequence, gain 8 -> 8.6);
+* q/k/v biases (qwen2): N(0, 0.25) (std 0.5, against projection
+  outputs of RMS ~1, so a dropped or misplaced bias changes the logits);
 * norm weights: ``1 + 0.1 * N(0, 1)`` (close to HF's init of ones, but not
   all-equal, so a norm-weight mix-up is visible);
 * ``lm_head`` (untied): N(0, 4/hidden) (std ``2/sqrt(hidden)``): logits have
@@ -37,6 +55,8 @@ against its tolerance, since a random model always has some near-ties.
 CLI::
 
     make_model_dir.py --out DIR [--preset NAME] [--hidden-size N ...]
+                      [--architecture llama|qwen2|mistral]
+                      [--sliding-window W|none]
                       [--dtype F32|F16|BF16] [--shards N] [--seed S]
 
 Flags override the preset's fields (the default preset is ``tiny``).
@@ -53,12 +73,16 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_np  # noqa: E402
 
-__all__ = ["PRESETS", "make_model_dir", "make_weights", "hf_config",
+__all__ = ["ARCHITECTURES", "PRESETS", "make_model_dir", "make_weights", "hf_config",
            "num_parameters", "weight_shapes"]
 
 # Fields: the HF names of config.json (num_hidden_layers etc.).
 _BASE = dict(rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
-             max_position_embeddings=256)
+             max_position_embeddings=256, architecture="llama",
+             sliding_window=None)
+
+ARCHITECTURES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM",
+                 "mistral": "MistralForCausalLM"}
 
 PRESETS = {
     # Kiln's built-in `tiny` model.
@@ -96,6 +120,28 @@ E2E_CONFIGS = {
     "bf16": (dict(PRESETS["tiny"]), "BF16", 1),
     "f16": (dict(PRESETS["tiny"]), "F16", 1),
     "sharded": (dict(PRESETS["tiny"]), "F32", 3),
+    # Qwen2: q/k/v biases, tied embeddings, GQA 4/2 x 16 (head_dim must be
+    # hidden / heads for Qwen2), Qwen2's usual rope_theta and eps.
+    "qwen2": (dict(PRESETS["tiny"], architecture="qwen2",
+                   tie_word_embeddings=True, hidden_size=64,
+                   num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                   rope_theta=1000000.0, rms_norm_eps=1e-6), "F32", 1),
+    # Mistral with a sliding window of 8: e2e_check's 7-token prompt + 16
+    # generated tokens reach position 22, so from position 8 on the window
+    # cuts keys off (at the last step only 8 of 23 positions are visible).
+    # That is in the KV-cache decode steps only: the 7-token prefill fits
+    # in the window ("mistral-w3" covers the prefill).
+    "mistral": (dict(PRESETS["tiny"], architecture="mistral",
+                     hidden_size=128, intermediate_size=320,
+                     num_attention_heads=8, num_key_value_heads=2,
+                     head_dim=16, sliding_window=8), "F32", 1),
+    # Mistral with a window of 3, shorter than the 7-token prompt: the
+    # window cuts keys off in the prefill too (and in every decode step).
+    "mistral-w3": (dict(PRESETS["tiny"], architecture="mistral",
+                        sliding_window=3), "F32", 1),
+    # Mistral without a window (sliding_window null: plain causal).
+    "mistral-nowindow": (dict(PRESETS["tiny"], architecture="mistral",
+                              sliding_window=None), "F32", 1),
 }
 for _name, (_cfg, _dt, _sh) in E2E_CONFIGS.items():
     PRESETS.setdefault("e2e-" + _name, _cfg)
@@ -108,14 +154,16 @@ def weight_shapes(cfg):
     H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     D = cfg["head_dim"]
     q, kv = cfg["num_attention_heads"] * D, cfg["num_key_value_heads"] * D
+    bias = cfg.get("architecture", "llama") == "qwen2"
     out = [("model.embed_tokens.weight", (V, H))]
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
-        out += [(p + "input_layernorm.weight", (H,)),
-                (p + "self_attn.q_proj.weight", (q, H)),
-                (p + "self_attn.k_proj.weight", (kv, H)),
-                (p + "self_attn.v_proj.weight", (kv, H)),
-                (p + "self_attn.o_proj.weight", (H, q)),
+        out.append((p + "input_layernorm.weight", (H,)))
+        for proj, rows in (("q", q), ("k", kv), ("v", kv)):
+            out.append((p + f"self_attn.{proj}_proj.weight", (rows, H)))
+            if bias:
+                out.append((p + f"self_attn.{proj}_proj.bias", (rows,)))
+        out += [(p + "self_attn.o_proj.weight", (H, q)),
                 (p + "post_attention_layernorm.weight", (H,)),
                 (p + "mlp.gate_proj.weight", (I, H)),
                 (p + "mlp.up_proj.weight", (I, H)),
@@ -134,10 +182,26 @@ def _complete(config):
     """Fills defaults (head_dim = hidden/heads, kv heads = heads, ...)."""
     c = dict(_BASE)
     c.update(config)
+    if c["architecture"] not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of "
+                         f"{', '.join(ARCHITECTURES)}, got "
+                         f"{c['architecture']!r}")
     if not c.get("num_key_value_heads"):
         c["num_key_value_heads"] = c["num_attention_heads"]
     if not c.get("head_dim"):
         c["head_dim"] = c["hidden_size"] // c["num_attention_heads"]
+    if c["architecture"] == "qwen2" and \
+            int(c["head_dim"]) * int(c["num_attention_heads"]) != \
+            int(c["hidden_size"]):
+        raise ValueError("qwen2: head_dim must be hidden_size / "
+                         "num_attention_heads (Qwen2Config has no head_dim)")
+    if c["sliding_window"] is not None:
+        if c["architecture"] != "mistral":
+            raise ValueError("sliding_window is only supported for mistral")
+        c["sliding_window"] = int(c["sliding_window"])
+        if c["sliding_window"] <= 0:
+            raise ValueError(f"sliding_window must be positive or None, got "
+                             f"{c['sliding_window']}")
     for k in ("hidden_size", "intermediate_size", "num_hidden_layers",
               "num_attention_heads", "num_key_value_heads", "head_dim",
               "vocab_size", "max_position_embeddings"):
@@ -156,11 +220,13 @@ def _complete(config):
 
 
 def hf_config(config, dtype="F32"):
-    """The config.json dict of a LlamaForCausalLM with these fields."""
+    """The config.json dict (the keys HF's LlamaConfig, Qwen2Config or
+    MistralConfig writes) of a model with these fields."""
     c = _complete(config)
-    return {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
+    arch = c["architecture"]
+    out = {
+        "architectures": [ARCHITECTURES[arch]],
+        "model_type": arch,
         "hidden_size": c["hidden_size"],
         "intermediate_size": c["intermediate_size"],
         "num_hidden_layers": c["num_hidden_layers"],
@@ -185,6 +251,18 @@ def hf_config(config, dtype="F32"):
         "torch_dtype": _TORCH_DTYPE[dtype],
         "transformers_version": "4.44.0",
     }
+    if arch == "qwen2":
+        # Biases always on (no attention_bias key); head_dim implied.
+        for k in ("head_dim", "attention_bias", "mlp_bias", "pretraining_tp"):
+            del out[k]
+        out.update(use_sliding_window=False, sliding_window=4096,
+                   max_window_layers=c["num_hidden_layers"])
+    elif arch == "mistral":
+        for k in ("rope_scaling", "attention_bias", "mlp_bias",
+                  "pretraining_tp"):
+            del out[k]
+        out["sliding_window"] = c["sliding_window"]
+    return out
 
 
 def make_weights(config, seed=0):
@@ -199,6 +277,8 @@ def make_weights(config, seed=0):
             w = 1.0 + 0.1 * rng.standard_normal(shape, dtype=np.float32)
         elif name == "model.embed_tokens.weight":
             w = rng.standard_normal(shape, dtype=np.float32)
+        elif name.endswith("_proj.bias"):
+            w = rng.standard_normal(shape, dtype=np.float32) * np.float32(0.5)
         elif name == "lm_head.weight":
             w = rng.standard_normal(shape, dtype=np.float32) * np.float32(
                 2.0 / np.sqrt(H))
@@ -250,6 +330,19 @@ _FLAGS = [  # (flag, config key, type)
 ]
 
 
+def _window(text):
+    if text.lower() in ("none", "null", "0"):
+        return "none"
+    try:
+        w = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int or none, got "
+                                         f"{text!r}")
+    if w <= 0:
+        raise argparse.ArgumentTypeError("sliding window must be positive")
+    return w
+
+
 def _bool(text):
     t = text.lower()
     if t in ("1", "true", "yes", "on"):
@@ -261,7 +354,8 @@ def _bool(text):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(
-        description="Write a random-weight LlamaForCausalLM model directory.")
+        description="Write a random-weight Llama/Qwen2/Mistral model "
+        "directory.")
     ap.add_argument("--out", help="output directory")
     ap.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
     for flag, key, typ in _FLAGS:
@@ -269,6 +363,11 @@ def main(argv=None):
     ap.add_argument("--tie-word-embeddings", dest="tie_word_embeddings",
                     type=_bool, nargs="?", const=True, default=None,
                     help="true/false (bare flag = true)")
+    ap.add_argument("--architecture", choices=sorted(ARCHITECTURES),
+                    default=None, help="default: the preset's (llama)")
+    ap.add_argument("--sliding-window", dest="sliding_window", type=_window,
+                    default=None, help="mistral: window W or none (default "
+                    "none)")
     ap.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"],
                     type=str.upper)
     ap.add_argument("--shards", type=int, default=1)
@@ -277,15 +376,17 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.list_presets:
         for name in sorted(PRESETS):
-            print(f"{name:14s} {num_parameters(PRESETS[name]):>12,d} params")
+            print(f"{name:20s} {num_parameters(PRESETS[name]):>12,d} params")
         return 0
     if not args.out:
         ap.error("--out is required")
     config = dict(PRESETS[args.preset])
-    for _, key, _ in _FLAGS + [(None, "tie_word_embeddings", None)]:
+    for _, key, _ in _FLAGS + [(None, "tie_word_embeddings", None),
+                               (None, "architecture", None),
+                               (None, "sliding_window", None)]:
         v = getattr(args, key)
         if v is not None:
-            config[key] = v
+            config[key] = None if v == "none" else v
     try:
         cfg = make_model_dir(args.out, config, args.dtype, args.shards,
                              args.seed)
@@ -295,11 +396,16 @@ def main(argv=None):
     n = num_parameters(config)
     size = sum(os.path.getsize(os.path.join(args.out, f))
                for f in os.listdir(args.out) if f.endswith(".safetensors"))
-    print(f"wrote {args.out}: preset {args.preset}, {n:,d} parameters "
+    head_dim = cfg.get("head_dim") or \
+        cfg["hidden_size"] // cfg["num_attention_heads"]
+    arch = cfg["architectures"][0]
+    if cfg.get("model_type") == "mistral":
+        arch += f" (sliding_window {cfg['sliding_window']})"
+    print(f"wrote {args.out}: {arch}, preset {args.preset}, {n:,d} parameters "
           f"({n / 1e6:.2f}M), {args.dtype}, {args.shards} shard(s), "
           f"{size / 1e6:.1f} MB; hidden {cfg['hidden_size']}, layers "
           f"{cfg['num_hidden_layers']}, heads {cfg['num_attention_heads']}/"
-          f"{cfg['num_key_value_heads']}x{cfg['head_dim']}, vocab "
+          f"{cfg['num_key_value_heads']}x{head_dim}, vocab "
           f"{cfg['vocab_size']}, tied {cfg['tie_word_embeddings']}")
     return 0
 
