@@ -131,6 +131,49 @@ private:
 };
 } // namespace
 
+/// "rope_scaling": {"rope_type" (or "type"): "llama3", "factor",
+/// "low_freq_factor", "high_freq_factor",
+/// "original_max_position_embeddings"}. Other types are refused.
+static llvm::Error parseRopeScaling(const llvm::json::Value &value,
+                                    llvm::StringRef source, ModelConfig &c) {
+  std::string where = (source + ": rope_scaling").str();
+  auto error = [&](llvm::StringRef field, const llvm::Twine &msg) {
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("{0}: field 'rope_scaling{1}': {2}", source, field,
+                      msg.str())
+            .str());
+  };
+  const llvm::json::Object *obj = value.getAsObject();
+  if (!obj)
+    return error("", "expected an object or null");
+  std::optional<llvm::StringRef> type = obj->getString("rope_type");
+  if (!type)
+    type = obj->getString("type");
+  if (!type)
+    return error(".rope_type", "missing");
+  if (*type != "llama3")
+    return error(".rope_type",
+                 llvm::formatv("unsupported RoPE scaling type '{0}' "
+                               "(supported: llama3)",
+                               *type));
+  ConfigReader r(*obj, where);
+  Llama3RopeScaling scaling;
+  if (llvm::Error e = r.getNumber("factor", scaling.factor, 8.0))
+    return e;
+  if (llvm::Error e =
+          r.getNumber("low_freq_factor", scaling.lowFreqFactor, 1.0))
+    return e;
+  if (llvm::Error e =
+          r.getNumber("high_freq_factor", scaling.highFreqFactor, 4.0))
+    return e;
+  if (llvm::Error e = r.getInt("original_max_position_embeddings",
+                               scaling.originalMaxPositionEmbeddings, 8192))
+    return e;
+  c.ropeScaling = scaling;
+  return llvm::Error::success();
+}
+
 llvm::Expected<ModelConfig> kiln::parseHuggingFaceConfig(
     llvm::StringRef json, llvm::StringRef source,
     llvm::function_ref<void(const llvm::Twine &)> warn) {
@@ -252,10 +295,11 @@ llvm::Expected<ModelConfig> kiln::parseHuggingFaceConfig(
       c.slidingWindow = *w;
     }
   }
-  if (const llvm::json::Value *scaling = obj->get("rope_scaling"))
-    if (scaling->kind() != llvm::json::Value::Null)
-      return r.error("rope_scaling", "RoPE scaling is not supported yet "
-                                     "(expected null)");
+  if (const llvm::json::Value *scaling = obj->get("rope_scaling");
+      scaling && scaling->kind() != llvm::json::Value::Null) {
+    if (llvm::Error e = parseRopeScaling(*scaling, source, c))
+      return std::move(e);
+  }
   int64_t tp = 1;
   if (llvm::Error e = r.getInt("pretraining_tp", tp, 1))
     return std::move(e);

@@ -137,8 +137,11 @@ private:
     Value q = splitHeads(linear(x, wq, bq, seq, qDim), seq, cfg.numHeads);
     Value k = splitHeads(linear(x, wk, bk, seq, kvDim), seq, cfg.numKvHeads);
     Value v = splitHeads(linear(x, wv, bv, seq, kvDim), seq, cfg.numKvHeads);
-    q = llm::RopeOp::create(b, loc, q.getType(), q, positions, theta);
-    k = llm::RopeOp::create(b, loc, k.getType(), k, positions, theta);
+    std::vector<double> freqs = cfg.ropeInverseFrequencies();
+    DenseF64ArrayAttr invFreq =
+        freqs.empty() ? DenseF64ArrayAttr() : b.getDenseF64ArrayAttr(freqs);
+    q = llm::RopeOp::create(b, loc, q.getType(), q, positions, theta, invFreq);
+    k = llm::RopeOp::create(b, loc, k.getType(), k, positions, theta, invFreq);
     Value newK =
         llm::KVCacheWriteOp::create(b, loc, cacheType(), kCache, k, positions);
     Value newV =

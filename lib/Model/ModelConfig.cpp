@@ -4,6 +4,8 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <cmath>
+
 using namespace kiln;
 
 const char *kiln::dtypeName(DType dtype) {
@@ -62,11 +64,46 @@ llvm::Error ModelConfig::validate() const {
     return fieldError("rms_norm_eps", "must be positive");
   if (!(ropeTheta > 0))
     return fieldError("rope_theta", "must be positive");
+  if (ropeScaling) {
+    const Llama3RopeScaling &rs = *ropeScaling;
+    if (!(rs.factor > 0))
+      return fieldError("rope_scaling.factor", "must be positive");
+    if (!(rs.lowFreqFactor > 0) || !(rs.highFreqFactor > rs.lowFreqFactor))
+      return fieldError("rope_scaling.high_freq_factor",
+                        "must be greater than low_freq_factor (> 0)");
+    if (rs.originalMaxPositionEmbeddings <= 0)
+      return fieldError("rope_scaling.original_max_position_embeddings",
+                        "must be positive");
+  }
   if (slidingWindow && *slidingWindow <= 0)
     return fieldError(
         "sliding_window",
         llvm::formatv("must be positive, got {0}", *slidingWindow));
   return llvm::Error::success();
+}
+
+std::vector<double> ModelConfig::ropeInverseFrequencies() const {
+  if (!ropeScaling)
+    return {};
+  // transformers' _compute_llama3_parameters.
+  const Llama3RopeScaling &s = *ropeScaling;
+  double oldContext = static_cast<double>(s.originalMaxPositionEmbeddings);
+  double lowFreqWavelen = oldContext / s.lowFreqFactor;
+  double highFreqWavelen = oldContext / s.highFreqFactor;
+  std::vector<double> invFreq;
+  for (int64_t i = 0; i < headDim / 2; ++i) {
+    double f = std::pow(ropeTheta, -2.0 * i / static_cast<double>(headDim));
+    double wavelen = 2.0 * M_PI / f;
+    if (wavelen > lowFreqWavelen) {
+      f /= s.factor;
+    } else if (wavelen >= highFreqWavelen) {
+      double smooth = (oldContext / wavelen - s.lowFreqFactor) /
+                      (s.highFreqFactor - s.lowFreqFactor);
+      f = (1.0 - smooth) * f / s.factor + smooth * f;
+    }
+    invFreq.push_back(f);
+  }
+  return invFreq;
 }
 
 int64_t ModelConfig::numParameters() const {

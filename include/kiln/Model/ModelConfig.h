@@ -17,6 +17,16 @@ enum class DType { F32, F16, BF16 };
 const char *dtypeName(DType dtype);
 std::optional<DType> parseDType(llvm::StringRef name);
 
+/// Llama 3's RoPE scaling (config.json "rope_scaling" with rope_type
+/// "llama3"): low frequencies are divided by `factor`, high ones kept, and
+/// the band between blended.
+struct Llama3RopeScaling {
+  double factor = 8.0;
+  double lowFreqFactor = 1.0;
+  double highFreqFactor = 4.0;
+  int64_t originalMaxPositionEmbeddings = 8192;
+};
+
 /// The hyper-parameters that shape a LLaMA-family decoder graph (the fields
 /// of a Hugging Face config.json that change the graph).
 struct ModelConfig {
@@ -36,12 +46,18 @@ struct ModelConfig {
   bool tieWordEmbeddings = false;
   /// Bias on the q/k/v projections (Qwen2).
   bool attentionBias = false;
+  /// RoPE scaling; none: plain theta^(-2i/head_dim) frequencies.
+  std::optional<Llama3RopeScaling> ropeScaling;
   /// Mistral-style sliding-window attention.
   std::optional<int64_t> slidingWindow;
   DType dtype = DType::F32;
 
   /// Checks every field; the error names the offending field.
   llvm::Error validate() const;
+
+  /// The RoPE inverse frequencies (head_dim/2 values) when they differ from
+  /// theta^(-2i/head_dim), i.e. with RoPE scaling; empty otherwise.
+  std::vector<double> ropeInverseFrequencies() const;
 
   /// Number of parameters (weights) of the model.
   int64_t numParameters() const;

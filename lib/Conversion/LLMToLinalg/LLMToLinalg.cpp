@@ -286,6 +286,14 @@ struct RopeLowering : OpConversionPattern<llm::RopeOp> {
     Type elemType = inputType.getElementType();
     int64_t headDim = inputType.getDimSize(3), half = headDim / 2;
     double logTheta = std::log(op.getTheta().convertToDouble());
+    // Precomputed frequencies (RoPE scaling) are a constant table.
+    Value invFreqTable;
+    if (std::optional<ArrayRef<double>> invFreq = op.getInvFreq()) {
+      SmallVector<float> values(invFreq->begin(), invFreq->end());
+      auto tableType = RankedTensorType::get({half}, rewriter.getF32Type());
+      invFreqTable = arith::ConstantOp::create(
+          rewriter, loc, DenseElementsAttr::get(tableType, ArrayRef(values)));
+    }
     Value init =
         emptyTensor(rewriter, loc, sizesOf(rewriter, loc, input), elemType);
     Value result = makeGeneric(
@@ -304,12 +312,19 @@ struct RopeLowering : OpConversionPattern<llm::RopeOp> {
               arith::SelectOp::create(b, l, firstHalf, d, dMinusHalf);
           Value partnerIdx =
               arith::SelectOp::create(b, l, firstHalf, dPlusHalf, dMinusHalf);
-          // inv_freq = theta^(-2i/head_dim), angle = position * inv_freq.
-          Value i = arith::IndexCastOp::create(b, l, b.getI64Type(), freqIdx);
-          Value fi = arith::SIToFPOp::create(b, l, b.getF32Type(), i);
-          Value expo = arith::MulFOp::create(
-              b, l, fi, f32Const(b, l, -2.0 * logTheta / double(headDim)));
-          Value invFreq = math::ExpOp::create(b, l, expo);
+          // inv_freq = theta^(-2i/head_dim) (or the table), angle =
+          // position * inv_freq.
+          Value invFreq;
+          if (invFreqTable) {
+            invFreq = tensor::ExtractOp::create(b, l, invFreqTable,
+                                                ValueRange{freqIdx});
+          } else {
+            Value i = arith::IndexCastOp::create(b, l, b.getI64Type(), freqIdx);
+            Value fi = arith::SIToFPOp::create(b, l, b.getF32Type(), i);
+            Value expo = arith::MulFOp::create(
+                b, l, fi, f32Const(b, l, -2.0 * logTheta / double(headDim)));
+            invFreq = math::ExpOp::create(b, l, expo);
+          }
           Value pos = arith::SIToFPOp::create(b, l, b.getF32Type(), args[1]);
           Value angle = arith::MulFOp::create(b, l, pos, invFreq);
           Value cos = math::CosOp::create(b, l, angle);

@@ -133,3 +133,19 @@ func.func @infinite_theta(%x: tensor<1x2x2x8xf32>, %p: tensor<1x2xi32>) -> tenso
   %0 = llm.rope %x, %p {theta = 0x7FF0000000000000 : f64} : (tensor<1x2x2x8xf32>, tensor<1x2xi32>) -> tensor<1x2x2x8xf32>
   return %0 : tensor<1x2x2x8xf32>
 }
+
+// -----
+
+func.func @inv_freq_length(%x: tensor<1x2x2x8xf32>, %p: tensor<1x2xi32>) -> tensor<1x2x2x8xf32> {
+  // expected-error @+1 {{'llm.rope' op expects inv_freq to have head_dim/2 = 4 values, got 3}}
+  %0 = llm.rope %x, %p {theta = 10000.0 : f64, inv_freq = array<f64: 1.0, 0.5, 0.25>} : (tensor<1x2x2x8xf32>, tensor<1x2xi32>) -> tensor<1x2x2x8xf32>
+  return %0 : tensor<1x2x2x8xf32>
+}
+
+// -----
+
+func.func @inv_freq_negative(%x: tensor<1x2x2x4xf32>, %p: tensor<1x2xi32>) -> tensor<1x2x2x4xf32> {
+  // expected-error @+1 {{'llm.rope' op expects positive, finite inv_freq values, got -5.000000e-01}}
+  %0 = llm.rope %x, %p {theta = 10000.0 : f64, inv_freq = array<f64: 1.0, -0.5>} : (tensor<1x2x2x4xf32>, tensor<1x2xi32>) -> tensor<1x2x2x4xf32>
+  return %0 : tensor<1x2x2x4xf32>
+}

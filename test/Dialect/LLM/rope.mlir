@@ -27,3 +27,11 @@ func.func @rope_f16_decode(%x: tensor<1x1x4x16xf16>, %pos: tensor<?x?xi32>) -> t
   %r = llm.rope %x, %pos {theta = 1.0e+06 : f64} : (tensor<1x1x4x16xf16>, tensor<?x?xi32>) -> tensor<1x1x4x16xf16>
   return %r : tensor<1x1x4x16xf16>
 }
+
+// Precomputed inverse frequencies (RoPE scaling), head_dim/2 of them.
+// CHECK-LABEL: func.func @rope_inv_freq
+// CHECK: llm.rope %{{.*}}, %{{.*}} {inv_freq = array<f64: 1.000000e+00, 2.500000e-01>, theta = 1.000000e+04 : f64}
+func.func @rope_inv_freq(%x: tensor<1x2x2x4xf32>, %pos: tensor<1x2xi32>) -> tensor<1x2x2x4xf32> {
+  %r = llm.rope %x, %pos {theta = 10000.0 : f64, inv_freq = array<f64: 1.0, 0.25>} : (tensor<1x2x2x4xf32>, tensor<1x2xi32>) -> tensor<1x2x2x4xf32>
+  return %r : tensor<1x2x2x4xf32>
+}

@@ -9,6 +9,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace kiln::llm;
 
@@ -169,6 +171,15 @@ LogicalResult RopeOp::verify() {
   if (!(getTheta().convertToDouble() > 0.0) || getTheta().isInfinity())
     return emitOpError("expects a positive, finite theta, got ")
            << getTheta().convertToDouble();
+  if (std::optional<ArrayRef<double>> invFreq = getInvFreq()) {
+    if (static_cast<int64_t>(invFreq->size()) != headDim / 2)
+      return emitOpError("expects inv_freq to have head_dim/2 = ")
+             << headDim / 2 << " values, got " << invFreq->size();
+    for (double f : *invFreq)
+      if (!(f > 0.0) || std::isinf(f))
+        return emitOpError("expects positive, finite inv_freq values, got ")
+               << f;
+  }
   return expectSameShape(op, getInput(), "input", getResult(), "result");
 }
 

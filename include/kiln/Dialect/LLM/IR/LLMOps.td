@@ -60,10 +60,13 @@ def LLM_RopeOp : LLM_Op<"rope"> {
     Rotates `input` (`[batch, seq, heads, head_dim]`) by the angle
     `position * theta^(-2i/head_dim)` for `i < head_dim/2`, pairing
     element `i` with `i + head_dim/2` as Hugging Face's `rotate_half` does.
-    `positions` is `[batch, seq]`.
+    `positions` is `[batch, seq]`. With `inv_freq` (head_dim/2 positive
+    values), the angle is `position * inv_freq[i]` instead: RoPE scaling
+    schemes (Llama 3's) are frequencies computed ahead of time.
   }];
   let arguments = (ins LLM_FloatTensor:$input, LLM_IndexTensor:$positions,
-                       F64Attr:$theta);
+                       F64Attr:$theta,
+                       OptionalAttr<DenseF64ArrayAttr>:$inv_freq);
   let results = (outs LLM_FloatTensor:$result);
 }
 
