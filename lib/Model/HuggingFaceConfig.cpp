@@ -200,7 +200,8 @@ llvm::Expected<ModelConfig> kiln::parseHuggingFaceConfig(
   static const Architecture kArchitectures[] = {
       {"LlamaForCausalLM", "llama"},
       {"Qwen2ForCausalLM", "qwen2"},
-      {"MistralForCausalLM", "mistral"}};
+      {"MistralForCausalLM", "mistral"},
+      {"Qwen3ForCausalLM", "qwen3"}};
   const llvm::json::Array *archs = obj->getArray("architectures");
   if (!archs || archs->empty() || !(*archs)[0].getAsString())
     return r.error("architectures",
@@ -214,7 +215,7 @@ llvm::Expected<ModelConfig> kiln::parseHuggingFaceConfig(
     return r.error("architectures",
                    llvm::formatv("unsupported architecture '{0}' (supported: "
                                  "LlamaForCausalLM, Qwen2ForCausalLM, "
-                                 "MistralForCausalLM)",
+                                 "MistralForCausalLM, Qwen3ForCausalLM)",
                                  archName));
   if (std::optional<llvm::StringRef> type = obj->getString("model_type"))
     if (*type != arch->modelType)
@@ -277,14 +278,18 @@ llvm::Expected<ModelConfig> kiln::parseHuggingFaceConfig(
       return r.error(
           field, llvm::formatv("biases are not supported for {0}", arch->name));
   }
-  if (arch->modelType == "qwen2") {
-    c.attentionBias = true;
+  if (arch->modelType == "qwen3")
+    c.qkNorm = true;
+  if (arch->modelType == "qwen2" || arch->modelType == "qwen3") {
+    c.attentionBias = arch->modelType == "qwen2";
     bool perLayerWindows = false;
     if (llvm::Error e = r.getBool("use_sliding_window", perLayerWindows, false))
       return std::move(e);
     if (perLayerWindows)
       return r.error("use_sliding_window",
-                     "Qwen2's per-layer sliding windows are not supported");
+                     llvm::formatv("{0}'s per-layer sliding windows are not "
+                                   "supported",
+                                   arch->name));
   }
   if (arch->modelType == "mistral") {
     const llvm::json::Value *window = obj->get("sliding_window");

@@ -71,6 +71,10 @@ private:
       w.push_back({"self_attn.k_proj.bias", {kvDim}});
       w.push_back({"self_attn.v_proj.bias", {kvDim}});
     }
+    if (cfg.qkNorm) {
+      w.push_back({"self_attn.q_norm.weight", {cfg.headDim}});
+      w.push_back({"self_attn.k_norm.weight", {cfg.headDim}});
+    }
     w.append({{"self_attn.o_proj.weight", {h, qDim}},
               {"post_attention_layernorm.weight", {h}},
               {"mlp.gate_proj.weight", {inter, h}},
@@ -123,6 +127,11 @@ private:
       bk = args[i++];
       bv = args[i++];
     }
+    Value qNorm, kNorm;
+    if (cfg.qkNorm) {
+      qNorm = args[i++];
+      kNorm = args[i++];
+    }
     Value wo = args[i++], postNorm = args[i++], wGate = args[i++],
           wUp = args[i++], wDown = args[i++];
     Value kCache = args[i++], vCache = args[i++];
@@ -137,6 +146,11 @@ private:
     Value q = splitHeads(linear(x, wq, bq, seq, qDim), seq, cfg.numHeads);
     Value k = splitHeads(linear(x, wk, bk, seq, kvDim), seq, cfg.numKvHeads);
     Value v = splitHeads(linear(x, wv, bv, seq, kvDim), seq, cfg.numKvHeads);
+    if (cfg.qkNorm) {
+      // Qwen3: RMSNorm over head_dim of every query and key head.
+      q = llm::RMSNormOp::create(b, loc, q.getType(), q, qNorm, eps);
+      k = llm::RMSNormOp::create(b, loc, k.getType(), k, kNorm, eps);
+    }
     std::vector<double> freqs = cfg.ropeInverseFrequencies();
     DenseF64ArrayAttr invFreq =
         freqs.empty() ? DenseF64ArrayAttr() : b.getDenseF64ArrayAttr(freqs);

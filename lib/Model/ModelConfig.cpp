@@ -108,9 +108,9 @@ std::vector<double> ModelConfig::ropeInverseFrequencies() const {
 
 int64_t ModelConfig::numParameters() const {
   int64_t qDim = numHeads * headDim, kvDim = numKvHeads * headDim;
-  int64_t attention = hiddenSize * qDim + 2 * hiddenSize * kvDim +
-                      qDim * hiddenSize +
-                      (attentionBias ? qDim + 2 * kvDim : 0);
+  int64_t attention =
+      hiddenSize * qDim + 2 * hiddenSize * kvDim + qDim * hiddenSize +
+      (attentionBias ? qDim + 2 * kvDim : 0) + (qkNorm ? 2 * headDim : 0);
   int64_t mlp = 3 * hiddenSize * intermediateSize;
   int64_t perLayer = attention + mlp + 2 * hiddenSize;
   int64_t embeddings = vocabSize * hiddenSize * (tieWordEmbeddings ? 1 : 2);

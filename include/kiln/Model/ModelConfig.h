@@ -46,6 +46,8 @@ struct ModelConfig {
   bool tieWordEmbeddings = false;
   /// Bias on the q/k/v projections (Qwen2).
   bool attentionBias = false;
+  /// RMSNorm of every query and key head before RoPE (Qwen3).
+  bool qkNorm = false;
   /// RoPE scaling; none: plain theta^(-2i/head_dim) frequencies.
   std::optional<Llama3RopeScaling> ropeScaling;
   /// Mistral-style sliding-window attention.
