@@ -10,7 +10,14 @@ with ``rotate_half``, ``LlamaAttention`` with GQA ``repeat_kv``,
 ``MistralForCausalLM`` the same with a ``sliding_window`` W (when not null):
 query position p reads cached key j iff ``p - W < j <= p``, in the prefill
 and in every decode step (the cache keeps all positions; the window is a
-mask over it).
+mask over it).  ``rope_scaling`` of type ``llama3`` (key ``rope_type``, or
+``type`` in older configs; HF ``_compute_llama3_parameters``) rescales
+RoPE's inv_freq per frequency, written here in terms of r = L * inv_freq /
+(2 pi) = L / wavelength (L = ``original_max_position_embeddings``): r <
+``low_freq_factor``: inv_freq / ``factor``; r > ``high_freq_factor``:
+unchanged; otherwise interpolated with s = (r - low) / (high - low) as
+inv_freq * ((1 - s) / factor + s).  null or type ``default`` is plain RoPE;
+other types are rejected.
 
 Weights are read from a Hugging Face model directory (``config.json`` +
 ``model.safetensors`` or sharded) with ``python/safetensors_np.py`` and
@@ -73,8 +80,7 @@ class LlamaConfig:
         if d.get("model_type", self.architecture) != self.architecture:
             raise ValueError(f"model_type {d['model_type']} does not match "
                              f"{archs[0]}")
-        if d.get("rope_scaling") is not None:
-            raise ValueError("rope_scaling is not supported")
+        self.rope_scaling = self._rope_scaling(d.get("rope_scaling"))
         if (self.architecture == "llama" and d.get("attention_bias")) \
                 or d.get("mlp_bias"):
             raise ValueError("attention_bias/mlp_bias are not supported")
@@ -106,6 +112,42 @@ class LlamaConfig:
         self.tie_word_embeddings = bool(d.get("tie_word_embeddings", False))
 
 
+    @staticmethod
+    def _rope_scaling(rs):
+        """None (plain RoPE) or {factor, low_freq_factor, high_freq_factor,
+        original_max_position_embeddings} of a llama3 rope_scaling."""
+        if rs is None:
+            return None
+        if not isinstance(rs, dict):
+            raise ValueError(f"rope_scaling: expected an object, got {rs!r}")
+        kind = rs["rope_type"] if "rope_type" in rs else rs.get("type")
+        if kind == "default":
+            return None
+        if kind != "llama3":
+            raise ValueError(f"rope_scaling: unsupported rope type {kind!r}")
+        out = {}
+        for k in ("factor", "low_freq_factor", "high_freq_factor",
+                  "original_max_position_embeddings"):
+            if k not in rs:
+                raise ValueError(f"rope_scaling: llama3 without {k!r}")
+            out[k] = float(rs[k])
+        if not (out["factor"] > 0 and 0 < out["low_freq_factor"]
+                < out["high_freq_factor"]
+                and out["original_max_position_embeddings"] > 0):
+            raise ValueError(f"rope_scaling: bad llama3 parameters {rs}")
+        return out
+
+
+def llama3_inv_freq(inv_freq, rs):
+    """llama3 rope scaling of a float64 inv_freq tensor, by the ratio
+    r = original_max_position_embeddings / wavelength."""
+    r = rs["original_max_position_embeddings"] * inv_freq / (2 * math.pi)
+    lo, hi, factor = rs["low_freq_factor"], rs["high_freq_factor"], \
+        rs["factor"]
+    s = ((r - lo) / (hi - lo)).clamp(0.0, 1.0)  # 0 below lo, 1 above hi
+    return inv_freq * ((1.0 - s) / factor + s)
+
+
 class LlamaRMSNorm(nn.Module):
     def __init__(self, hidden_size, eps):
         super().__init__()
@@ -120,10 +162,12 @@ class LlamaRMSNorm(nn.Module):
 
 
 class LlamaRotaryEmbedding(nn.Module):
-    def __init__(self, dim, max_positions, base):
+    def __init__(self, dim, max_positions, base, rope_scaling=None):
         super().__init__()
         inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2,
                                                 dtype=torch.float64) / dim))
+        if rope_scaling is not None:
+            inv_freq = llama3_inv_freq(inv_freq, rope_scaling)
         t = torch.arange(max_positions, dtype=torch.float64)
         freqs = torch.outer(t, inv_freq)
         emb = torch.cat((freqs, freqs), dim=-1)
@@ -240,7 +284,8 @@ class LlamaForCausalLM(nn.Module):
         if cfg.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
         self.rotary_emb = LlamaRotaryEmbedding(cfg.head_dim, max_context,
-                                               cfg.rope_theta)
+                                               cfg.rope_theta,
+                                               cfg.rope_scaling)
         self.max_context = max_context
         shape = (1, cfg.num_key_value_heads, max_context, cfg.head_dim)
         self.k_caches = [torch.zeros(shape) for _ in range(cfg.num_hidden_layers)]

@@ -11,8 +11,9 @@ to end.  The three share the LLaMA graph:
   ``LlamaRMSNorm``: ``x * rsqrt(mean(x^2, -1) + eps) * weight``;
   ``q/k/v_proj`` (``y = x @ W.T``, no bias); RoPE with the ``rotate_half``
   convention (the two halves of each head are the pair, not interleaved
-  elements), ``inv_freq = theta ** (-arange(0, D, 2) / D)``, angle
-  ``position * inv_freq`` repeated for both halves;
+  elements), ``inv_freq = theta ** (-arange(0, D, 2) / D)`` (rescaled per
+  ``rope_scaling``, see below), angle ``position * inv_freq`` repeated for
+  both halves;
   causal attention with GQA (``repeat_kv``: query head ``h`` uses KV head
   ``h // (num_heads // num_kv_heads)``), scores scaled by ``1/sqrt(head_dim)``,
   softmax; ``o_proj``; residual add;
@@ -34,6 +35,25 @@ Differences:
   key position j iff ``j <= p`` and ``p - j < W`` (HF's sliding-window
   causal mask); null = plain causal.  No biases.
 
+RoPE scaling (``rope_scaling`` in config.json, any of the three
+architectures, as in HF's shared ``ROPE_INIT_FUNCTIONS``): null or
+``{"rope_type": "default"}`` is plain RoPE; ``"rope_type": "llama3"`` (older
+configs spell the key ``"type"``; both are accepted, ``rope_type`` wins) is
+Llama 3.1's frequency-dependent rescaling (HF ``_compute_llama3_parameters``)
+with ``factor``, ``low_freq_factor``, ``high_freq_factor`` and
+``original_max_position_embeddings`` (L)::
+
+    wavelen = 2 pi / inv_freq
+    low-frequency  (wavelen > L / low_freq_factor):   inv_freq / factor
+    high-frequency (wavelen < L / high_freq_factor):  inv_freq
+    medium (otherwise, boundaries included):
+        smooth = (L / wavelen - low_freq_factor)
+                 / (high_freq_factor - low_freq_factor)
+        (1 - smooth) * inv_freq / factor + smooth * inv_freq
+
+Its attention factor is 1 (cos/sin are not rescaled).  Other rope types
+(linear, dynamic, yarn, longrope, ...) are rejected.
+
 Precision: weights are read as float32 (F16/BF16 files are upcast exactly,
 which is what Kiln does with an f32 compile dtype) and all arithmetic is
 done in **float64**, so the result is the "ideal" value of the f32 weights;
@@ -44,7 +64,8 @@ implementation being checked.  Logits are returned as float32.
 cache), so it independently checks a KV-cache implementation.
 
 Unsupported configs (other architectures, ``model_type`` not matching the
-architecture, ``rope_scaling`` not null, Llama's ``attention_bias`` true,
+architecture, ``rope_scaling`` other than null/default/llama3, Llama's
+``attention_bias`` true,
 ``mlp_bias`` true, ``hidden_act`` other than silu, Qwen2's
 ``use_sliding_window`` true) are rejected with ``ValueError``.
 
@@ -69,13 +90,19 @@ ARCHITECTURES = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2",
                  "MistralForCausalLM": "mistral"}
 
 __all__ = ["ARCHITECTURES", "LlamaModel", "load_config", "load_model", "forward",
-           "generate_greedy", "top2_margin"]
+           "generate_greedy", "top2_margin", "parse_rope_scaling",
+           "rope_inv_freq", "llama3_regimes"]
+
+LLAMA3_FIELDS = ("factor", "low_freq_factor", "high_freq_factor",
+                 "original_max_position_embeddings")
 
 
 class LlamaModel:
     """Config fields (HF names) plus float64 weights by HF name.
     ``architecture`` is "llama", "qwen2" or "mistral"; ``qkv_bias`` and
-    ``sliding_window`` (None = no window) follow from it and the config."""
+    ``sliding_window`` (None = no window) follow from it and the config;
+    ``rope_scaling`` is ``parse_rope_scaling`` of the config's (None =
+    plain RoPE)."""
 
     def __init__(self, config, weights):
         self.config = config
@@ -105,6 +132,7 @@ class LlamaModel:
         self.vocab_size = int(c["vocab_size"])
         self.rms_norm_eps = float(c.get("rms_norm_eps", 1e-6))
         self.rope_theta = float(c.get("rope_theta", 10000.0))
+        self.rope_scaling = parse_rope_scaling(c.get("rope_scaling"))
         self.tie_word_embeddings = bool(c.get("tie_word_embeddings", False))
         self.max_position_embeddings = int(c.get("max_position_embeddings",
                                                  2048))
@@ -164,9 +192,7 @@ def load_config(model_dir):
     if c.get("model_type", arch) != arch:
         raise ValueError(f"unsupported model_type {c.get('model_type')!r} "
                          f"for {archs[0]} (expected {arch!r})")
-    if c.get("rope_scaling") is not None:
-        raise ValueError(f"unsupported rope_scaling {c['rope_scaling']!r}: "
-                         "only null (plain RoPE)")
+    parse_rope_scaling(c.get("rope_scaling"))
     # Qwen2 always has q/k/v biases and Mistral never: both ignore
     # attention_bias (HF does not read it for them).
     if arch == "llama" and c.get("attention_bias", False):
@@ -196,9 +222,80 @@ def rotate_half(x):
     return np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
 
 
-def rope_cos_sin(positions, head_dim, theta):
+def parse_rope_scaling(rs):
+    """config.json's ``rope_scaling`` -> None (plain RoPE: null or rope type
+    "default") or {"rope_type": "llama3", <LLAMA3_FIELDS>: float}.  Raises
+    ValueError naming the field for anything else."""
+    if rs is None:
+        return None
+    if not isinstance(rs, dict):
+        raise ValueError(f"rope_scaling: expected an object or null, got "
+                         f"{rs!r}")
+    rtype = rs.get("rope_type", rs.get("type"))
+    if rtype is None:
+        raise ValueError("rope_scaling: missing 'rope_type' (or 'type')")
+    if rtype == "default":
+        return None
+    if rtype != "llama3":
+        raise ValueError(f"rope_scaling: unsupported rope type {rtype!r} "
+                         "(only 'llama3' or 'default')")
+    out = {"rope_type": "llama3"}
+    for k in LLAMA3_FIELDS:
+        v = rs.get(k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or \
+                not np.isfinite(v):
+            raise ValueError(f"rope_scaling: llama3 needs a number "
+                             f"'{k}', got {v!r}")
+        out[k] = float(v)
+    if out["factor"] <= 0:
+        raise ValueError(f"rope_scaling: 'factor' must be > 0, got "
+                         f"{out['factor']:g}")
+    if out["low_freq_factor"] <= 0:
+        raise ValueError(f"rope_scaling: 'low_freq_factor' must be > 0, got "
+                         f"{out['low_freq_factor']:g}")
+    if out["high_freq_factor"] <= out["low_freq_factor"]:
+        raise ValueError("rope_scaling: 'high_freq_factor' must be > "
+                         "'low_freq_factor'")
+    if out["original_max_position_embeddings"] <= 0:
+        raise ValueError("rope_scaling: 'original_max_position_embeddings' "
+                         "must be > 0")
+    return out
+
+
+def rope_inv_freq(head_dim, theta, rope_scaling=None):
+    """inv_freq [head_dim / 2] (float64): theta^(-2i/D), rescaled per
+    ``rope_scaling`` (a ``parse_rope_scaling`` result or None)."""
     inv_freq = 1.0 / (theta ** (np.arange(0, head_dim, 2, dtype=np.float64)
                                 / head_dim))
+    if rope_scaling is None:
+        return inv_freq
+    factor = rope_scaling["factor"]
+    low = rope_scaling["low_freq_factor"]
+    high = rope_scaling["high_freq_factor"]
+    old_ctx = rope_scaling["original_max_position_embeddings"]
+    low_freq_wavelen = old_ctx / low
+    high_freq_wavelen = old_ctx / high
+    wavelen = 2.0 * np.pi / inv_freq
+    scaled = np.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old_ctx / wavelen - low) / (high - low)
+    smoothed = (1.0 - smooth) * scaled / factor + smooth * scaled
+    medium = ~(wavelen < high_freq_wavelen) & ~(wavelen > low_freq_wavelen)
+    return np.where(medium, smoothed, scaled)
+
+
+def llama3_regimes(head_dim, theta, rope_scaling):
+    """(high, medium, low): how many of the head_dim / 2 frequencies fall in
+    each llama3 regime (kept, interpolated, divided by factor)."""
+    inv_freq = rope_inv_freq(head_dim, theta)
+    wavelen = 2.0 * np.pi / inv_freq
+    L = rope_scaling["original_max_position_embeddings"]
+    high = wavelen < L / rope_scaling["high_freq_factor"]
+    low = wavelen > L / rope_scaling["low_freq_factor"]
+    return int(high.sum()), int((~high & ~low).sum()), int(low.sum())
+
+
+def rope_cos_sin(positions, head_dim, theta, rope_scaling=None):
+    inv_freq = rope_inv_freq(head_dim, theta, rope_scaling)
     freqs = np.asarray(positions, np.float64)[:, None] * inv_freq[None, :]
     emb = np.concatenate([freqs, freqs], axis=-1)          # [S, D]
     return np.cos(emb), np.sin(emb)
@@ -260,7 +357,8 @@ def forward(model, ids):
     if ids.min() < 0 or ids.max() >= m.vocab_size:
         raise ValueError(f"token id out of range [0, {m.vocab_size})")
     h = m.w["model.embed_tokens.weight"][ids]
-    cos, sin = rope_cos_sin(np.arange(ids.size), m.head_dim, m.rope_theta)
+    cos, sin = rope_cos_sin(np.arange(ids.size), m.head_dim, m.rope_theta,
+                            m.rope_scaling)
     eps = m.rms_norm_eps
     for l in range(m.num_layers):
         p = f"model.layers.{l}."

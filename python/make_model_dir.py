@@ -21,6 +21,14 @@ Architectures (config key ``architecture``, default ``llama``):
   ``sliding_window``: an int, or None for no window, the default): query
   position p attends key j iff ``p - W < j <= p``.
 
+RoPE scaling (config key ``rope_scaling``, llama only; default None,
+written as ``"rope_scaling": null``): a dict with ``rope_type`` "llama3" and
+``factor``, ``low_freq_factor``, ``high_freq_factor``,
+``original_max_position_embeddings`` (HF's llama3 rescaling of inv_freq,
+see ``llama_reference.py``).  ``LLAMA31_ROPE_SCALING`` has Llama 3.1's
+values (8, 1, 4, 8192); ``TINY_LLAMA3_ROPE_SCALING`` (8, 1, 8, 64) is for
+the tiny test models (why: see its comment).
+
 Random init (``numpy.random.default_rng(seed)``, tensors drawn in checkpoint
 order, always in float32 and then stored as ``dtype``, so an F16/BF16 model
 is the rounded version of the F32 model with the same seed).  The goal is a
@@ -57,6 +65,10 @@ CLI::
     make_model_dir.py --out DIR [--preset NAME] [--hidden-size N ...]
                       [--architecture llama|qwen2|mistral]
                       [--sliding-window W|none]
+                      [--rope-scaling none|llama3|llama3-tiny
+                       [--rope-factor F] [--rope-low-freq-factor F]
+                       [--rope-high-freq-factor F]
+                       [--rope-original-max-position-embeddings N]]
                       [--dtype F32|F16|BF16] [--shards N] [--seed S]
 
 Flags override the preset's fields (the default preset is ``tiny``).
@@ -74,12 +86,42 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_np  # noqa: E402
 
 __all__ = ["ARCHITECTURES", "PRESETS", "make_model_dir", "make_weights", "hf_config",
-           "num_parameters", "weight_shapes"]
+           "num_parameters", "weight_shapes", "LLAMA31_ROPE_SCALING",
+           "TINY_LLAMA3_ROPE_SCALING"]
 
 # Fields: the HF names of config.json (num_hidden_layers etc.).
 _BASE = dict(rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
              max_position_embeddings=256, architecture="llama",
-             sliding_window=None)
+             sliding_window=None, rope_scaling=None)
+
+# Llama 3.1's rope_scaling (Meta-Llama-3.1-8B config.json).
+LLAMA31_ROPE_SCALING = {"factor": 8.0, "low_freq_factor": 1.0,
+                        "high_freq_factor": 4.0,
+                        "original_max_position_embeddings": 8192,
+                        "rope_type": "llama3"}
+# llama3 scaling for tiny test models.  inv_freq_i = theta^(-2i/D) has
+# wavelength 2 pi theta^(2i/D): 2 pi = 6.28 for i = 0, then growing by
+# theta^(2/D) per pair.  With L = original_max_position_embeddings, the
+# regimes are high frequency (kept) below L / high_freq_factor, low
+# frequency (divided by factor) above L / low_freq_factor, and interpolated
+# in between.  With Llama 3.1's L = 8192 (thresholds 2048 and 8192) a tiny
+# model would have no low-frequency pair for head_dim 16 and theta 1000, and
+# the pairs the scaling changes would turn by only ~1e-2 rad over the
+# e2e check's 23 positions, so a Kiln that ignored the scaling could pass.
+# L = 64 with high_freq_factor 8 puts the thresholds at 8 and 64: pair 0
+# (6.28 < 8) is always high frequency; the longest wavelength,
+# 2 pi theta^((D-2)/D), exceeds 64 for any theta >= 15 and D >= 16 (low
+# frequency); and the step theta^(2/D) <= theta^(1/8) <= 8 for D >= 16 and
+# theta <= 1.6e7 cannot jump over [8, 64], so at least one pair is
+# interpolated: all three regimes occur for head_dim 16..64 and theta
+# 1e3..1e6.  Wavelengths 8..64 are 3..23 positions per turn, so the
+# changed pairs differ by radians within the e2e check's sequences.
+TINY_LLAMA3_ROPE_SCALING = {"factor": 8.0, "low_freq_factor": 1.0,
+                            "high_freq_factor": 8.0,
+                            "original_max_position_embeddings": 64,
+                            "rope_type": "llama3"}
+_ROPE_SCALING_FIELDS = ("factor", "low_freq_factor", "high_freq_factor",
+                        "original_max_position_embeddings")
 
 ARCHITECTURES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM",
                  "mistral": "MistralForCausalLM"}
@@ -142,6 +184,16 @@ E2E_CONFIGS = {
     # Mistral without a window (sliding_window null: plain causal).
     "mistral-nowindow": (dict(PRESETS["tiny"], architecture="mistral",
                               sliding_window=None), "F32", 1),
+    # Llama 3 RoPE scaling: GQA 8/2 x 32, theta 500000 (Llama 3's), and
+    # TINY_LLAMA3_ROPE_SCALING: of the 16 frequency pairs, 1 is high
+    # frequency (wavelength 6.3 < 8), 2 interpolated (14.3, 32.4) and 13
+    # low frequency (73.5 .. 1.4e6 > 64).
+    "llama3-rope": (dict(PRESETS["tiny"], hidden_size=128,
+                         intermediate_size=320, num_attention_heads=8,
+                         num_key_value_heads=2, head_dim=32,
+                         rope_theta=500000.0,
+                         rope_scaling=dict(TINY_LLAMA3_ROPE_SCALING)),
+                    "F32", 1),
 }
 for _name, (_cfg, _dt, _sh) in E2E_CONFIGS.items():
     PRESETS.setdefault("e2e-" + _name, _cfg)
@@ -215,8 +267,37 @@ def _complete(config):
         raise ValueError("head_dim must be even")
     c["rms_norm_eps"] = float(c["rms_norm_eps"])
     c["rope_theta"] = float(c["rope_theta"])
+    c["rope_scaling"] = _rope_scaling(c["rope_scaling"], c["architecture"])
     c["tie_word_embeddings"] = bool(c["tie_word_embeddings"])
     return c
+
+
+def _rope_scaling(rs, arch):
+    """None or the validated llama3 dict, in config.json's key order."""
+    if rs is None:
+        return None
+    if arch != "llama":
+        # (HF applies it to Qwen2 too, but real Qwen2 configs use yarn;
+        # MistralConfig of transformers 4.44 has no rope_scaling.)
+        raise ValueError("rope_scaling is only supported for llama here")
+    rtype = rs.get("rope_type", rs.get("type"))
+    if rtype != "llama3":
+        raise ValueError(f"rope_scaling: unsupported rope type {rtype!r} "
+                         "(only 'llama3')")
+    missing = [k for k in _ROPE_SCALING_FIELDS if rs.get(k) is None]
+    if missing:
+        raise ValueError(f"rope_scaling: llama3 needs {', '.join(missing)}")
+    out = {k: float(rs[k]) for k in _ROPE_SCALING_FIELDS}
+    out["original_max_position_embeddings"] = int(
+        rs["original_max_position_embeddings"])
+    if out["factor"] <= 0 or out["low_freq_factor"] <= 0 or \
+            out["high_freq_factor"] <= out["low_freq_factor"] or \
+            out["original_max_position_embeddings"] <= 0:
+        raise ValueError(f"rope_scaling: need factor > 0, 0 < "
+                         f"low_freq_factor < high_freq_factor and "
+                         f"original_max_position_embeddings > 0, got {out}")
+    out["rope_type"] = "llama3"
+    return out
 
 
 def hf_config(config, dtype="F32"):
@@ -237,7 +318,7 @@ def hf_config(config, dtype="F32"):
         "max_position_embeddings": c["max_position_embeddings"],
         "rms_norm_eps": c["rms_norm_eps"],
         "rope_theta": c["rope_theta"],
-        "rope_scaling": None,
+        "rope_scaling": c["rope_scaling"],
         "attention_bias": False,
         "attention_dropout": 0.0,
         "mlp_bias": False,
@@ -316,6 +397,14 @@ def make_model_dir(out_dir, config, dtype="F32", shards=1, seed=0):
     return cfg
 
 
+_ROPE_FLAGS = [  # (flag, rope_scaling key, type)
+    ("--rope-factor", "factor", float),
+    ("--rope-low-freq-factor", "low_freq_factor", float),
+    ("--rope-high-freq-factor", "high_freq_factor", float),
+    ("--rope-original-max-position-embeddings",
+     "original_max_position_embeddings", int),
+]
+
 _FLAGS = [  # (flag, config key, type)
     ("--hidden-size", "hidden_size", int),
     ("--intermediate-size", "intermediate_size", int),
@@ -343,6 +432,16 @@ def _window(text):
     return w
 
 
+def _rope_scaling_arg(text):
+    t = text.lower()
+    if t in ("none", "null"):
+        return "none"
+    if t in ("llama3", "llama3-tiny"):
+        return t
+    raise argparse.ArgumentTypeError(f"expected none, llama3 or llama3-tiny, "
+                                     f"got {text!r}")
+
+
 def _bool(text):
     t = text.lower()
     if t in ("1", "true", "yes", "on"):
@@ -368,6 +467,14 @@ def main(argv=None):
     ap.add_argument("--sliding-window", dest="sliding_window", type=_window,
                     default=None, help="mistral: window W or none (default "
                     "none)")
+    ap.add_argument("--rope-scaling", type=_rope_scaling_arg, default=None,
+                    help="none, llama3 (Llama 3.1's: factor 8, low/high freq "
+                    "factor 1/4, original_max_position_embeddings 8192) or "
+                    "llama3-tiny (8, 1/8, 64: all three frequency regimes "
+                    "occur in tiny models); default: the preset's")
+    for flag, key, typ in _ROPE_FLAGS:
+        ap.add_argument(flag, dest="rope_" + key, type=typ, default=None,
+                        help=f"llama3 {key} (overrides --rope-scaling's)")
     ap.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"],
                     type=str.upper)
     ap.add_argument("--shards", type=int, default=1)
@@ -387,6 +494,17 @@ def main(argv=None):
         v = getattr(args, key)
         if v is not None:
             config[key] = None if v == "none" else v
+    if args.rope_scaling is not None:
+        config["rope_scaling"] = {
+            "none": None, "llama3": LLAMA31_ROPE_SCALING,
+            "llama3-tiny": TINY_LLAMA3_ROPE_SCALING}[args.rope_scaling]
+    overrides = {k: getattr(args, "rope_" + k) for _, k, _ in _ROPE_FLAGS
+                 if getattr(args, "rope_" + k) is not None}
+    if overrides:
+        if config.get("rope_scaling") is None:
+            ap.error("--rope-factor etc. need --rope-scaling llama3 or "
+                     "llama3-tiny (or a preset with rope_scaling)")
+        config["rope_scaling"] = dict(config["rope_scaling"], **overrides)
     try:
         cfg = make_model_dir(args.out, config, args.dtype, args.shards,
                              args.seed)
@@ -401,6 +519,12 @@ def main(argv=None):
     arch = cfg["architectures"][0]
     if cfg.get("model_type") == "mistral":
         arch += f" (sliding_window {cfg['sliding_window']})"
+    rs = cfg.get("rope_scaling")
+    if rs:
+        arch += (f" (rope_scaling llama3: factor {rs['factor']:g}, low/high "
+                 f"freq factor {rs['low_freq_factor']:g}/"
+                 f"{rs['high_freq_factor']:g}, original max positions "
+                 f"{rs['original_max_position_embeddings']})")
     print(f"wrote {args.out}: {arch}, preset {args.preset}, {n:,d} parameters "
           f"({n / 1e6:.2f}M), {args.dtype}, {args.shards} shard(s), "
           f"{size / 1e6:.1f} MB; hidden {cfg['hidden_size']}, layers "
