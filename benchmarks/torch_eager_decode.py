@@ -1,4 +1,5 @@
-"""PyTorch-eager baseline: Llama/Qwen2/Mistral greedy decoding with a KV cache.
+"""PyTorch-eager baseline: Llama/Qwen2/Mistral/Qwen3 greedy decoding with a KV
+cache.
 
 A self-contained re-implementation of Hugging Face's ``LlamaForCausalLM``
 (``modeling_llama.py`` style: ``LlamaRMSNorm``, ``LlamaRotaryEmbedding``
@@ -10,7 +11,11 @@ with ``rotate_half``, ``LlamaAttention`` with GQA ``repeat_kv``,
 ``MistralForCausalLM`` the same with a ``sliding_window`` W (when not null):
 query position p reads cached key j iff ``p - W < j <= p``, in the prefill
 and in every decode step (the cache keeps all positions; the window is a
-mask over it).  ``rope_scaling`` of type ``llama3`` (key ``rope_type``, or
+mask over it); ``Qwen3ForCausalLM`` the same (no biases) with
+``Qwen3RMSNorm`` modules ``q_norm``/``k_norm`` over head_dim applied to every
+query and key head after the projection and before RoPE (``head_dim`` must
+be in config.json, ``attention_bias`` and ``use_sliding_window`` false).
+``rope_scaling`` of type ``llama3`` (key ``rope_type``, or
 ``type`` in older configs; HF ``_compute_llama3_parameters``) rescales
 RoPE's inv_freq per frequency, written here in terms of r = L * inv_freq /
 (2 pi) = L / wavelength (L = ``original_max_position_embeddings``): r <
@@ -70,7 +75,7 @@ import safetensors_np  # noqa: E402
 
 class LlamaConfig:
     ARCHS = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2",
-             "MistralForCausalLM": "mistral"}
+             "MistralForCausalLM": "mistral", "Qwen3ForCausalLM": "qwen3"}
 
     def __init__(self, d):
         archs = list(d.get("architectures") or ["LlamaForCausalLM"])
@@ -81,12 +86,16 @@ class LlamaConfig:
             raise ValueError(f"model_type {d['model_type']} does not match "
                              f"{archs[0]}")
         self.rope_scaling = self._rope_scaling(d.get("rope_scaling"))
-        if (self.architecture == "llama" and d.get("attention_bias")) \
-                or d.get("mlp_bias"):
+        if (self.architecture in ("llama", "qwen3")
+                and d.get("attention_bias")) or d.get("mlp_bias"):
             raise ValueError("attention_bias/mlp_bias are not supported")
-        if self.architecture == "qwen2" and d.get("use_sliding_window"):
+        if self.architecture in ("qwen2", "qwen3") and \
+                d.get("use_sliding_window"):
             raise ValueError("use_sliding_window: true is not supported")
+        if self.architecture == "qwen3" and d.get("head_dim") is None:
+            raise ValueError("Qwen3: head_dim missing (HF's default is 128)")
         self.qkv_bias = self.architecture == "qwen2"
+        self.qk_norm = self.architecture == "qwen3"
         self.sliding_window = None
         if self.architecture == "mistral" and d.get("sliding_window"):
             self.sliding_window = int(d["sliding_window"])
@@ -210,6 +219,10 @@ class LlamaAttention(nn.Module):
         self.k_proj = nn.Linear(h, self.num_kv_heads * d, bias=b)
         self.v_proj = nn.Linear(h, self.num_kv_heads * d, bias=b)
         self.o_proj = nn.Linear(self.num_heads * d, h, bias=False)
+        if cfg.qk_norm:  # Qwen3: RMSNorm over head_dim, per head
+            self.q_norm = LlamaRMSNorm(d, cfg.rms_norm_eps)
+            self.k_norm = LlamaRMSNorm(d, cfg.rms_norm_eps)
+        self.qk_norm = cfg.qk_norm
         self.scale = 1.0 / math.sqrt(d)
 
     def forward(self, x, cos, sin, k_cache, v_cache, start):
@@ -217,6 +230,8 @@ class LlamaAttention(nn.Module):
         q = self.q_proj(x).view(b, s, self.num_heads, self.head_dim)
         k = self.k_proj(x).view(b, s, self.num_kv_heads, self.head_dim)
         v = self.v_proj(x).view(b, s, self.num_kv_heads, self.head_dim)
+        if self.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
         end = start + s
@@ -387,8 +402,9 @@ def check_against_reference(model_dir, prompt, new_tokens):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="PyTorch-eager LLaMA decode "
-                                 "benchmark (batch 1, f32, KV cache)")
+    ap = argparse.ArgumentParser(description="PyTorch-eager LLaMA/Qwen2/"
+                                 "Mistral/Qwen3 decode benchmark (batch 1, "
+                                 "f32, KV cache)")
     ap.add_argument("--model", help="Hugging Face model directory")
     ap.add_argument("--prompt-len", type=int, default=16)
     ap.add_argument("--prompt-ids", type=parse_ids,

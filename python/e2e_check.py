@@ -1,5 +1,5 @@
-"""End-to-end check of Kiln: compile + run random Llama, Qwen2 and Mistral
-models and compare them with the independent float64 oracle
+"""End-to-end check of Kiln: compile + run random Llama, Qwen2, Mistral and
+Qwen3 models and compare them with the independent float64 oracle
 ``llama_reference.py``.
 
 For each config (see ``make_model_dir.E2E_CONFIGS``):
@@ -27,12 +27,20 @@ shorter than the prompt, so the prefill is windowed too),
 GQA 8/2 x 32, rope_theta 500000, ``rope_scaling`` llama3 with factor 8,
 low/high_freq_factor 1/8, original_max_position_embeddings 64: of the 16
 RoPE frequencies 1 is kept, 2 are interpolated and 13 divided by 8; the
-check requires each regime to occur).
-For configs with biases, a window that cuts keys off or RoPE scaling, the
-check also computes the reference with that feature switched off and
-requires its logits to use > 10x the tolerance ("feature effect" in the log
-line), so the config really tests the feature (measured: qwen2 biases
-1.8e5x, mistral window 4.2e4x, llama3 rope scaling 2.2e4x).
+check requires each regime to occur) and ``qwen3`` (per-head q/k RMSNorm
+before RoPE, GQA 4/2 with head_dim 32 != hidden 64 / 4 heads, tied
+embeddings).
+For configs with biases, q/k norms, a window that cuts keys off or RoPE
+scaling, the check also computes the reference with that feature switched
+off and requires its logits to use > 10x the tolerance ("feature effect" in
+the log line), so the config really tests the feature (measured: qwen2
+biases 1.8e5x, mistral window 4.2e4x, llama3 rope scaling 2.2e4x, qwen3
+q/k norm 9.5e4x).  The qwen3 q/k norm weights are 1 + 0.3 N(0, 1), so
+they matter on their own: mutating the PyTorch implementation
+(``--torch-as-kiln``) to drop k_norm or q_norm, swap the two weights,
+ignore the weights, normalise over all heads instead of per head, or
+normalise after RoPE gives tol use 1.7e4..8.9e4 on qwen3 (other configs
+unaffected); even its eps 1e-5 instead of 1e-6 gives 1.5.
 
 Tolerance (defaults ``--atol 1e-4 --rtol 1e-4``).  Kiln computes in f32
 (BF16/F16 weight files are upcast exactly to f32, as the reference does),
@@ -44,9 +52,9 @@ and they do not compound over the 16 decode steps (the cached K/V of a
 position are computed once from the same prefix).  With logits up to ~40
 (tied configs) that is an expected ~1e-5..4e-5 absolute, against a
 tolerance of 1e-4 + 1e-4 |ref| = 1e-4..4e-3.  Measured (16 tokens, all
-configs): Kiln f32 2.0e-6..1.3e-5 (tol use <= 0.08); the PyTorch-eager f32
-KV-cache implementation (``--torch-as-kiln``) 3.8e-6..2.7e-5 (tol use <=
-0.18).  That leaves >= 5x headroom for other summation orders and
+configs): Kiln f32 2.2e-6..1.5e-5 (tol use <= 0.08); the PyTorch-eager f32
+KV-cache implementation (``--torch-as-kiln``) 2.3e-6..1.6e-5 (tol use <=
+0.09).  That leaves >= 5x headroom for other summation orders and
 vectorised exp/rsqrt approximations, while the bugs this is meant to catch
 (RoPE convention or theta, attention mask or scale, GQA head mapping, lost
 KV cache rows, residual/MLP mistakes, tied vs untied head) move logits by
@@ -95,7 +103,7 @@ import make_model_dir  # noqa: E402
 # Config i uses seed base + i: append new configs at the end.
 CONFIG_ORDER = ["mha", "gqa", "tied", "untied", "headdim", "odd", "bf16",
                 "f16", "sharded", "qwen2", "mistral", "mistral-w3",
-                "mistral-nowindow", "llama3-rope"]
+                "mistral-nowindow", "llama3-rope", "qwen3"]
 PROMPT_LEN = 7
 MAX_PROMPT_ATTEMPTS = 64
 REL_FLOOR = 0.1  # "max rel err" only over |ref| >= this (avoid 0/0)
@@ -116,6 +124,9 @@ def feature_effect(model, prompt, ref_ids, ref_logits, atol, rtol):
         for k in off.w:
             if k.endswith("_proj.bias"):
                 off.w[k] = np.zeros_like(off.w[k])
+    elif model.qk_norm:
+        what = "q/k norm"
+        off.qk_norm = False
     elif model.sliding_window is not None and \
             len(prompt) + len(ref_ids) - 1 > model.sliding_window:
         what = f"sliding window {model.sliding_window}"
@@ -345,7 +356,8 @@ def print_table(rows, args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Kiln end-to-end check against "
-                                 "the float64 Llama/Qwen2/Mistral reference")
+                                 "the float64 Llama/Qwen2/Mistral/Qwen3 "
+                                 "reference")
     ap.add_argument("--kiln-compile", help="path of kiln-compile")
     ap.add_argument("--kiln-run", help="path of kiln-run")
     ap.add_argument("--work", help="work directory (kept); default: a "

@@ -1,10 +1,11 @@
 """Independent numpy oracle for Hugging Face ``LlamaForCausalLM``,
-``Qwen2ForCausalLM`` and ``MistralForCausalLM`` inference.
+``Qwen2ForCausalLM``, ``MistralForCausalLM`` and ``Qwen3ForCausalLM``
+inference.
 
 Written from the Hugging Face ``modeling_llama.py`` / ``modeling_qwen2.py``
-/ ``modeling_mistral.py`` definitions (it does not use ``kiln_reference.py``
-or anything else of Kiln's), so that it can check Kiln's compiled models end
-to end.  The three share the LLaMA graph:
+/ ``modeling_mistral.py`` / ``modeling_qwen3.py`` definitions (it does not
+use ``kiln_reference.py`` or anything else of Kiln's), so that it can check
+Kiln's compiled models end to end.  The four share the LLaMA graph:
 
 * ``embed_tokens`` lookup;
 * per decoder layer (pre-norm):
@@ -34,6 +35,15 @@ Differences:
 * Mistral: with a non-null ``sliding_window`` W, query position p attends
   key position j iff ``j <= p`` and ``p - j < W`` (HF's sliding-window
   causal mask); null = plain causal.  No biases.
+* Qwen3: after q_proj/k_proj and the reshape to [.., heads, head_dim],
+  every query and key head is RMS-normalised over head_dim and scaled by
+  ``self_attn.q_norm.weight`` / ``self_attn.k_norm.weight`` ([head_dim],
+  eps = ``rms_norm_eps``, HF ``Qwen3RMSNorm``), then RoPE is applied.  No
+  biases: ``attention_bias`` true (HF then adds q/k/v/o biases) is
+  rejected.  ``head_dim`` must be in config.json: HF's Qwen3Config defaults
+  it to 128, not hidden_size / num_attention_heads, so a config without it
+  is ambiguous between implementations and rejected.  ``use_sliding_window``
+  true is rejected (as for Qwen2); when false ``sliding_window`` is ignored.
 
 RoPE scaling (``rope_scaling`` in config.json, any of the three
 architectures, as in HF's shared ``ROPE_INIT_FUNCTIONS``): null or
@@ -66,7 +76,8 @@ cache), so it independently checks a KV-cache implementation.
 Unsupported configs (other architectures, ``model_type`` not matching the
 architecture, ``rope_scaling`` other than null/default/llama3, Llama's
 ``attention_bias`` true,
-``mlp_bias`` true, ``hidden_act`` other than silu, Qwen2's
+Qwen3's ``attention_bias`` true or missing ``head_dim``,
+``mlp_bias`` true, ``hidden_act`` other than silu, Qwen2's or Qwen3's
 ``use_sliding_window`` true) are rejected with ``ValueError``.
 
 CLI::
@@ -87,7 +98,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_np  # noqa: E402
 
 ARCHITECTURES = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2",
-                 "MistralForCausalLM": "mistral"}
+                 "MistralForCausalLM": "mistral",
+                 "Qwen3ForCausalLM": "qwen3"}
 
 __all__ = ["ARCHITECTURES", "LlamaModel", "load_config", "load_model", "forward",
            "generate_greedy", "top2_margin", "parse_rope_scaling",
@@ -99,8 +111,9 @@ LLAMA3_FIELDS = ("factor", "low_freq_factor", "high_freq_factor",
 
 class LlamaModel:
     """Config fields (HF names) plus float64 weights by HF name.
-    ``architecture`` is "llama", "qwen2" or "mistral"; ``qkv_bias`` and
-    ``sliding_window`` (None = no window) follow from it and the config;
+    ``architecture`` is "llama", "qwen2", "mistral" or "qwen3";
+    ``qkv_bias``, ``qk_norm`` and ``sliding_window`` (None = no window)
+    follow from it and the config;
     ``rope_scaling`` is ``parse_rope_scaling`` of the config's (None =
     plain RoPE)."""
 
@@ -110,6 +123,7 @@ class LlamaModel:
         archs = c.get("architectures") or ["LlamaForCausalLM"]
         self.architecture = ARCHITECTURES[archs[0]]
         self.qkv_bias = self.architecture == "qwen2"
+        self.qk_norm = self.architecture == "qwen3"
         self.sliding_window = None
         if self.architecture == "mistral" and \
                 c.get("sliding_window") is not None:
@@ -160,6 +174,9 @@ class LlamaModel:
                 p + "mlp.gate_proj.weight": (I, H),
                 p + "mlp.up_proj.weight": (I, H),
                 p + "mlp.down_proj.weight": (H, I)})
+            if self.qk_norm:
+                want.update({p + "self_attn.q_norm.weight": (self.head_dim,),
+                             p + "self_attn.k_norm.weight": (self.head_dim,)})
             if self.qkv_bias:
                 want.update({p + "self_attn.q_proj.bias": (q,),
                              p + "self_attn.k_proj.bias": (kv,),
@@ -194,12 +211,18 @@ def load_config(model_dir):
                          f"for {archs[0]} (expected {arch!r})")
     parse_rope_scaling(c.get("rope_scaling"))
     # Qwen2 always has q/k/v biases and Mistral never: both ignore
-    # attention_bias (HF does not read it for them).
-    if arch == "llama" and c.get("attention_bias", False):
-        raise ValueError("unsupported attention_bias: true")
-    if arch == "qwen2" and c.get("use_sliding_window", False):
-        raise ValueError("unsupported use_sliding_window: true for "
-                         "Qwen2ForCausalLM (only false)")
+    # attention_bias (HF does not read it for them).  Qwen3 reads it (true
+    # adds q/k/v/o biases).
+    if arch in ("llama", "qwen3") and c.get("attention_bias", False):
+        raise ValueError(f"unsupported attention_bias: true for {archs[0]} "
+                         "(only false)")
+    if arch in ("qwen2", "qwen3") and c.get("use_sliding_window", False):
+        raise ValueError(f"unsupported use_sliding_window: true for "
+                         f"{archs[0]} (only false)")
+    if arch == "qwen3" and c.get("head_dim") is None:
+        raise ValueError("missing head_dim for Qwen3ForCausalLM (HF's "
+                         "Qwen3Config defaults it to 128, not hidden_size / "
+                         "num_attention_heads)")
     if c.get("mlp_bias", False):
         raise ValueError("unsupported mlp_bias: true")
     act = c.get("hidden_act", "silu")
@@ -321,8 +344,13 @@ def attention(m, l, x, cos, sin):
         q = q + m.w[p + "q_proj.bias"]
         k = k + m.w[p + "k_proj.bias"]
         v = v + m.w[p + "v_proj.bias"]
-    q = q.reshape(S, NH, D).transpose(1, 0, 2)
-    k = k.reshape(S, NKV, D).transpose(1, 0, 2)
+    q = q.reshape(S, NH, D)
+    k = k.reshape(S, NKV, D)
+    if m.qk_norm:                                           # Qwen3
+        q = rms_norm(q, m.w[p + "q_norm.weight"], m.rms_norm_eps)
+        k = rms_norm(k, m.w[p + "k_norm.weight"], m.rms_norm_eps)
+    q = q.transpose(1, 0, 2)
+    k = k.transpose(1, 0, 2)
     v = v.reshape(S, NKV, D).transpose(1, 0, 2)
     q = q * cos[None] + rotate_half(q) * sin[None]
     k = k * cos[None] + rotate_half(k) * sin[None]

@@ -19,7 +19,15 @@ Architectures (config key ``architecture``, default ``llama``):
 * ``mistral``: ``MistralForCausalLM``, ``model_type`` "mistral": the LLaMA
   graph (no biases) with ``sliding_window`` W (config key
   ``sliding_window``: an int, or None for no window, the default): query
-  position p attends key j iff ``p - W < j <= p``.
+  position p attends key j iff ``p - W < j <= p``;
+* ``qwen3``: ``Qwen3ForCausalLM``, ``model_type`` "qwen3": the LLaMA graph
+  (no biases: ``attention_bias`` false) plus a per-head RMSNorm of queries
+  and keys before RoPE, with weights ``model.layers.N.self_attn.q_norm.weight``
+  and ``...k_norm.weight`` ([head_dim], eps = ``rms_norm_eps``).
+  ``head_dim`` is always written (HF's Qwen3Config defaults it to 128, not
+  hidden / heads, and it often differs from hidden / heads);
+  ``use_sliding_window`` false, ``sliding_window`` null and
+  ``max_window_layers`` = num layers, as real Qwen3 configs have.
 
 RoPE scaling (config key ``rope_scaling``, llama only; default None,
 written as ``"rope_scaling": null``): a dict with ``rope_type`` "llama3" and
@@ -51,6 +59,9 @@ not trivially constant:
   outputs of RMS ~1, so a dropped or misplaced bias changes the logits);
 * norm weights: ``1 + 0.1 * N(0, 1)`` (close to HF's init of ones, but not
   all-equal, so a norm-weight mix-up is visible);
+* q/k norm weights (qwen3): ``1 + 0.3 * N(0, 1)``: a wider spread, so that
+  the per-dimension weights (not only the per-head normalisation) change
+  the attention scores visibly;
 * ``lm_head`` (untied): N(0, 4/hidden) (std ``2/sqrt(hidden)``): logits have
   std ~2, so the top-1 logit of a vocab of a few hundred beats the second by
   ~0.6 on average, large against f32 rounding (~1e-5).  With tied
@@ -63,7 +74,7 @@ against its tolerance, since a random model always has some near-ties.
 CLI::
 
     make_model_dir.py --out DIR [--preset NAME] [--hidden-size N ...]
-                      [--architecture llama|qwen2|mistral]
+                      [--architecture llama|qwen2|mistral|qwen3]
                       [--sliding-window W|none]
                       [--rope-scaling none|llama3|llama3-tiny
                        [--rope-factor F] [--rope-low-freq-factor F]
@@ -124,7 +135,8 @@ _ROPE_SCALING_FIELDS = ("factor", "low_freq_factor", "high_freq_factor",
                         "original_max_position_embeddings")
 
 ARCHITECTURES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM",
-                 "mistral": "MistralForCausalLM"}
+                 "mistral": "MistralForCausalLM",
+                 "qwen3": "Qwen3ForCausalLM"}
 
 PRESETS = {
     # Kiln's built-in `tiny` model.
@@ -194,6 +206,13 @@ E2E_CONFIGS = {
                          rope_theta=500000.0,
                          rope_scaling=dict(TINY_LLAMA3_ROPE_SCALING)),
                     "F32", 1),
+    # Qwen3: per-head q/k RMSNorm, GQA 4/2 with head_dim 32 != hidden 64 /
+    # 4 heads (q_proj 64 -> 128, o_proj 128 -> 64), tied embeddings,
+    # Qwen3's rope_theta and eps.
+    "qwen3": (dict(PRESETS["tiny"], architecture="qwen3",
+                   tie_word_embeddings=True, hidden_size=64,
+                   num_attention_heads=4, num_key_value_heads=2, head_dim=32,
+                   rope_theta=1000000.0, rms_norm_eps=1e-6), "F32", 1),
 }
 for _name, (_cfg, _dt, _sh) in E2E_CONFIGS.items():
     PRESETS.setdefault("e2e-" + _name, _cfg)
@@ -207,6 +226,7 @@ def weight_shapes(cfg):
     D = cfg["head_dim"]
     q, kv = cfg["num_attention_heads"] * D, cfg["num_key_value_heads"] * D
     bias = cfg.get("architecture", "llama") == "qwen2"
+    qk_norm = cfg.get("architecture", "llama") == "qwen3"
     out = [("model.embed_tokens.weight", (V, H))]
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
@@ -215,8 +235,11 @@ def weight_shapes(cfg):
             out.append((p + f"self_attn.{proj}_proj.weight", (rows, H)))
             if bias:
                 out.append((p + f"self_attn.{proj}_proj.bias", (rows,)))
-        out += [(p + "self_attn.o_proj.weight", (H, q)),
-                (p + "post_attention_layernorm.weight", (H,)),
+        out.append((p + "self_attn.o_proj.weight", (H, q)))
+        if qk_norm:  # HF Qwen3Attention's module order: q/k/v/o, q/k_norm
+            out += [(p + "self_attn.q_norm.weight", (D,)),
+                    (p + "self_attn.k_norm.weight", (D,))]
+        out += [(p + "post_attention_layernorm.weight", (H,)),
                 (p + "mlp.gate_proj.weight", (I, H)),
                 (p + "mlp.up_proj.weight", (I, H)),
                 (p + "mlp.down_proj.weight", (H, I))]
@@ -301,8 +324,8 @@ def _rope_scaling(rs, arch):
 
 
 def hf_config(config, dtype="F32"):
-    """The config.json dict (the keys HF's LlamaConfig, Qwen2Config or
-    MistralConfig writes) of a model with these fields."""
+    """The config.json dict (the keys HF's LlamaConfig, Qwen2Config,
+    MistralConfig or Qwen3Config writes) of a model with these fields."""
     c = _complete(config)
     arch = c["architecture"]
     out = {
@@ -343,6 +366,14 @@ def hf_config(config, dtype="F32"):
                   "pretraining_tp"):
             del out[k]
         out["sliding_window"] = c["sliding_window"]
+    elif arch == "qwen3":
+        # head_dim explicit, attention_bias false (true would add q/k/v/o
+        # biases); no mlp_bias or pretraining_tp in Qwen3Config.
+        for k in ("mlp_bias", "pretraining_tp"):
+            del out[k]
+        out.update(use_sliding_window=False, sliding_window=None,
+                   max_window_layers=c["num_hidden_layers"],
+                   transformers_version="4.51.0")
     return out
 
 
@@ -354,7 +385,10 @@ def make_weights(config, seed=0):
     res_gain = 8.0 if c["tie_word_embeddings"] else 2.0
     out = {}
     for name, shape in weight_shapes(c):
-        if name.endswith("norm.weight"):
+        if name.endswith(("self_attn.q_norm.weight",
+                          "self_attn.k_norm.weight")):
+            w = 1.0 + 0.3 * rng.standard_normal(shape, dtype=np.float32)
+        elif name.endswith("norm.weight"):
             w = 1.0 + 0.1 * rng.standard_normal(shape, dtype=np.float32)
         elif name == "model.embed_tokens.weight":
             w = rng.standard_normal(shape, dtype=np.float32)
@@ -453,7 +487,7 @@ def _bool(text):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(
-        description="Write a random-weight Llama/Qwen2/Mistral model "
+        description="Write a random-weight Llama/Qwen2/Mistral/Qwen3 model "
         "directory.")
     ap.add_argument("--out", help="output directory")
     ap.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
