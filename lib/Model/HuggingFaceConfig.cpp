@@ -278,8 +278,12 @@ llvm::Expected<ModelConfig> kiln::parseHuggingFaceConfig(
       return r.error(
           field, llvm::formatv("biases are not supported for {0}", arch->name));
   }
-  if (arch->modelType == "qwen3")
+  if (arch->modelType == "qwen3") {
     c.qkNorm = true;
+    // Qwen3Config's default head_dim (128) is not hidden/heads: require it.
+    if (!obj->get("head_dim"))
+      return r.error("head_dim", "missing (required for Qwen3ForCausalLM)");
+  }
   if (arch->modelType == "qwen2" || arch->modelType == "qwen3") {
     c.attentionBias = arch->modelType == "qwen2";
     bool perLayerWindows = false;
