@@ -12,13 +12,18 @@ using namespace kiln::rt;
 
 namespace {
 const char *const kUsage =
-    R"(usage: kiln-run ARTIFACT --weights MODEL_DIR --prompt-ids IDS [options]
+    R"(usage: kiln-run ARTIFACT --weights MODEL_DIR (--prompt TEXT | --prompt-ids IDS) [options]
 
   --weights DIR          model directory with *.safetensors (required)
-  --prompt-ids 1,2,3     prompt token ids, comma-separated (required)
+  --prompt TEXT          prompt text (needs MODEL_DIR/tokenizer.json); the
+                         generated text is streamed to stdout and generation
+                         stops at an end-of-sequence token
+  --prompt-ids 1,2,3     prompt token ids, comma-separated
+  --ignore-eos           with --prompt: do not stop at end-of-sequence
   --max-new-tokens N     tokens to generate (default 16)
   --max-context N        KV-cache length (default: prompt + new tokens)
-  --greedy               argmax decoding (default: sampling)
+  --greedy               argmax decoding (default: generation_config.json's
+                         settings, else sampling at temperature 1)
   --temperature T        sampling temperature (default 1.0)
   --top-k K              keep the K most likely tokens (default 0: off)
   --top-p P              nucleus sampling mass (default 1.0: off)
@@ -106,8 +111,19 @@ RunOptions kiln::rt::parseRunOptions(int argc, const char *const *argv) {
     } else if (arg == "--weights") {
       o.weights = next();
     } else if (arg == "--prompt-ids") {
+      if (havePrompt)
+        usageError("give one of --prompt and --prompt-ids");
       o.promptIds = parseIds(next());
       havePrompt = true;
+    } else if (arg == "--prompt") {
+      if (havePrompt)
+        usageError("give one of --prompt and --prompt-ids");
+      o.prompt = next();
+      o.textPrompt = true;
+      havePrompt = true;
+    } else if (arg == "--ignore-eos") {
+      noValue();
+      o.ignoreEos = true;
     } else if (arg == "--max-new-tokens") {
       o.maxNewTokens = parseInt(arg, next(), 1, 1 << 24);
     } else if (arg == "--max-context") {
@@ -149,10 +165,11 @@ RunOptions kiln::rt::parseRunOptions(int argc, const char *const *argv) {
   if (o.weights.empty())
     usageError("missing --weights MODEL_DIR");
   if (!havePrompt)
-    usageError("missing --prompt-ids");
+    usageError("missing --prompt TEXT or --prompt-ids IDS");
   if (o.sampling.greedy && sawSamplingFlag)
     usageError("--greedy cannot be combined with --temperature, --top-k or "
                "--top-p");
+  o.samplingFromFlags = o.sampling.greedy || sawSamplingFlag;
   o.sampling.validate();
   return o;
 }

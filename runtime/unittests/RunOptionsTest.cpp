@@ -62,7 +62,10 @@ TEST(RunOptions, BadInputNamesTheFlag) {
        "got '99999999999'"},
       {{"--weights", "d", "--prompt-ids", "1"}, "missing the ARTIFACT"},
       {{"m.kiln", "--prompt-ids", "1"}, "missing --weights"},
-      {{"m.kiln", "--weights", "d"}, "missing --prompt-ids"},
+      {{"m.kiln", "--weights", "d"},
+       "missing --prompt TEXT or --prompt-ids IDS"},
+      {{"m.kiln", "--weights", "d", "--prompt", "hi", "--prompt-ids", "1"},
+       "give one of --prompt and --prompt-ids"},
       {{"m.kiln", "other.kiln", "--weights", "d", "--prompt-ids", "1"},
        "unexpected argument 'other.kiln'"},
   };

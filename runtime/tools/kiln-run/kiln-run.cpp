@@ -9,17 +9,21 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/runtime/Error.h"
+#include "kiln/runtime/GenerationConfig.h"
 #include "kiln/runtime/Npy.h"
 #include "kiln/runtime/RunOptions.h"
 #include "kiln/runtime/Sampler.h"
 #include "kiln/runtime/Session.h"
+#include "kiln/runtime/Tokenizer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <sys/resource.h>
 #include <vector>
@@ -59,6 +63,29 @@ int run(int argc, char **argv) {
   Clock::time_point t0 = Clock::now();
   LoadedModel model(o.artifact, o.weights, progress);
   const Manifest &m = model.manifest();
+  GenerationDefaults generation = loadGenerationDefaults(o.weights);
+  if (!o.samplingFromFlags) {
+    o.sampling = generation.apply(o.sampling);
+    o.sampling.validate();
+  }
+  std::optional<Tokenizer> tokenizer;
+  if (o.textPrompt) {
+    std::string path = o.weights + "/tokenizer.json";
+    if (!std::ifstream(path))
+      throw Error(path + ": not found: --prompt needs the model's tokenizer "
+                         "(or give --prompt-ids)");
+    tokenizer = Tokenizer::load(path);
+    o.promptIds = tokenizer->encode(o.prompt, /*addSpecial=*/true);
+    progress("prompt: " + std::to_string(o.promptIds.size()) + " tokens");
+  }
+  // Text generation ends at the model's end-of-sequence token; ids mode
+  // always generates --max-new-tokens (tests rely on it).
+  bool stopAtEos = o.textPrompt && !o.ignoreEos;
+  auto isEos = [&](int32_t id) {
+    return std::find(generation.eosTokenIds.begin(),
+                     generation.eosTokenIds.end(),
+                     id) != generation.eosTokenIds.end();
+  };
   int64_t prompt = o.promptIds.size();
   int64_t needed = prompt + o.maxNewTokens - 1;
   int64_t maxContext = o.maxContext;
@@ -105,17 +132,42 @@ int run(int argc, char **argv) {
     generated.push_back(id);
     return id;
   };
+  // Streams the text of the generated tokens: prints what is new once it
+  // no longer ends in an incomplete UTF-8 sequence (decoded as U+FFFD).
+  std::string shown;
+  auto stream = [&](bool final) {
+    if (!tokenizer)
+      return;
+    std::string text = tokenizer->decode(generated, /*skipSpecial=*/true);
+    bool incomplete = text.size() >= 3 &&
+                      text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
+    if ((incomplete && !final) || text.compare(0, shown.size(), shown) != 0)
+      return;
+    std::fwrite(text.data() + shown.size(), 1, text.size() - shown.size(),
+                stdout);
+    std::fflush(stdout);
+    shown = std::move(text);
+  };
   int32_t id = take(logits);
+  stream(false);
   Clock::time_point tFirst = Clock::now();
-  for (int64_t step = 1; step < o.maxNewTokens; ++step)
+  for (int64_t step = 1; step < o.maxNewTokens; ++step) {
+    if (stopAtEos && isEos(id))
+      break;
     id = take(session.decode(id));
+    stream(false);
+  }
   Clock::time_point tEnd = Clock::now();
+  if (tokenizer) {
+    stream(true);
+    std::printf("\n");
+  }
 
   if (o.printIds) {
     for (size_t i = 0; i < generated.size(); ++i)
       std::printf("%s%d", i ? " " : "", generated[i]);
     std::printf("\n");
-  } else {
+  } else if (!tokenizer) {
     std::printf("generated %zu tokens:", generated.size());
     for (int32_t g : generated)
       std::printf(" %d", g);
@@ -129,7 +181,7 @@ int run(int argc, char **argv) {
   double prefillS = seconds(tStart, tPrefill);
   double ttft = seconds(tStart, tFirst);
   double decodeS = seconds(tFirst, tEnd);
-  int64_t decodeSteps = o.maxNewTokens - 1;
+  int64_t decodeSteps = static_cast<int64_t>(generated.size()) - 1;
   long peakBytes = peakResidentBytes();
   double peakMiB = peakBytes / 1048576.0;
   if (!o.quiet) {

@@ -18,6 +18,13 @@ namespace kiln::rt {
 struct RunOptions {
   std::string artifact, weights, logitsOut, statsJson;
   std::vector<int32_t> promptIds;
+  /// --prompt: text to tokenize with MODEL_DIR/tokenizer.json.
+  std::string prompt;
+  bool textPrompt = false;
+  bool ignoreEos = false;
+  /// Whether --greedy or a sampling flag was given (else the model's
+  /// generation_config.json decides).
+  bool samplingFromFlags = false;
   int64_t maxNewTokens = 16;
   /// 0: prompt + new tokens - 1 (at most max_position_embeddings).
   int64_t maxContext = 0;
