@@ -9,7 +9,7 @@ BUILD_DIR="${KILN_BUILD_DIR:-$ROOT/build}"
 PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22
   cmake ninja-build ccache libgtest-dev googletest python3-numpy
-  nlohmann-json3-dev binutils libpcre2-dev pkg-config
+  nlohmann-json3-dev binutils libpcre2-dev libutf8proc-dev pkg-config
 )
 
 missing=()

@@ -22,12 +22,14 @@
 #include <array>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <queue>
 #include <sstream>
 #include <tuple>
 #include <unordered_map>
+#include <utf8proc.h>
 
 using nlohmann::json;
 
@@ -462,8 +464,7 @@ void Tokenizer::Impl::parseNormalizer(const json &n, const std::string &field) {
       fail(field + ".content", "missing or not a string");
     normalizers.push_back({Normalizer::Replace, pat, n["content"]});
   } else if (type == "NFC") {
-    // Treated as the identity: inputs are assumed to be NFC already (see
-    // docs/tokenizers.md).
+    // Canonical composition, by utf8proc (toNFC).
     normalizers.push_back({Normalizer::NFC, "", ""});
   } else {
     fail(field + ".type", "normalizer '" + type + "' is not supported");
@@ -693,6 +694,17 @@ void Tokenizer::Impl::encodeWord(const std::string &word,
       out.push_back(ids[i]);
 }
 
+/// Unicode canonical composition (Qwen2's normalizer), by utf8proc.
+static std::string toNFC(const std::string &text) {
+  utf8proc_uint8_t *composed =
+      utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t *>(text.c_str()));
+  if (!composed)
+    throw Error("tokenizer: cannot NFC-normalize the input (invalid UTF-8)");
+  std::string out(reinterpret_cast<const char *>(composed));
+  std::free(composed);
+  return out;
+}
+
 void Tokenizer::Impl::encodeSegment(const std::string &text, bool firstSegment,
                                     std::vector<int32_t> &out) const {
   std::string s = text;
@@ -702,6 +714,8 @@ void Tokenizer::Impl::encodeSegment(const std::string &text, bool firstSegment,
         s = n.a + s;
     } else if (n.kind == Normalizer::Replace) {
       replaceAll(s, n.a, n.b);
+    } else if (n.kind == Normalizer::NFC) {
+      s = toNFC(s);
     }
   }
   std::vector<std::string> words{s};

@@ -206,3 +206,20 @@ TEST(TokenizerTest, ErrorsNameFileAndField) {
 }
 
 } // namespace
+
+namespace {
+// Qwen2's NFC normalizer: a decomposed "é" (e + U+0301) encodes like the
+// composed one.
+TEST(TokenizerNFC, DecomposedInputIsComposed) {
+  std::string json = R"({
+    "normalizer": {"type": "NFC"},
+    "pre_tokenizer": null,
+    "model": {"type": "BPE", "vocab": {"é": 0, "e": 1, "\u0301": 2},
+              "merges": []},
+    "added_tokens": []
+  })";
+  kiln::rt::Tokenizer t = kiln::rt::Tokenizer::fromJson(json, "nfc.json");
+  EXPECT_EQ(t.encode("e\xCC\x81"), std::vector<int32_t>{0});
+  EXPECT_EQ(t.encode("\xC3\xA9"), std::vector<int32_t>{0});
+}
+} // namespace
