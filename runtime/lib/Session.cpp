@@ -184,6 +184,7 @@ Session::PreparedEntry Session::prepare(const std::string &name) {
         throw fail(v, "expected i32 [batch, seq]");
       b.source = v.binding == "input:ids" ? Binding::Source::Ids
                                           : Binding::Source::Positions;
+      b.data = v.binding == "input:ids" ? ids_.data() : positions_.data();
     } else if (v.binding.rfind("kv_cache:", 0) == 0) {
       // kv_cache:<layer>:k|v
       std::string rest = v.binding.substr(9);
@@ -229,6 +230,10 @@ Session::PreparedEntry Session::prepare(const std::string &name) {
   for (size_t i = 0; i < words; ++i)
     e.argPointers.push_back(&e.words[i]);
   e.argPointers.push_back(&e.words[words]);
+  for (const Binding &b : e.bindings)
+    if (b.source == Binding::Source::Weight ||
+        b.source == Binding::Source::Cache)
+      fillDescriptor(e, b, /*numTokens=*/0);
   return e;
 }
 
@@ -240,37 +245,40 @@ void Session::checkIds(const int32_t *ids, size_t n) const {
                   std::to_string(vocab_) + ")");
 }
 
-const float *Session::run(PreparedEntry &e, int64_t numTokens) {
-  // Fill every descriptor: pointers, sizes (dynamic ones bound to batch 1,
-  // the token count and the context) and row-major strides.
-  for (const Binding &b : e.bindings) {
-    int64_t *w = &e.words[b.firstWord];
-    if (b.source == Binding::Source::KvLen) {
-      w[0] = position_ + numTokens;
-      continue;
-    }
-    const void *data = b.data;
-    if (b.source == Binding::Source::Ids)
-      data = ids_.data();
-    else if (b.source == Binding::Source::Positions)
-      data = positions_.data();
-    size_t rank = b.desc->shape.size();
-    w[0] = reinterpret_cast<int64_t>(data);
-    w[1] = reinterpret_cast<int64_t>(data);
-    w[2] = 0;
-    for (size_t i = 0; i < rank; ++i) {
-      const Dim &d = b.desc->shape[i];
-      w[3 + i] = !d.isDynamic()        ? d.value
-                 : d.symbol == "batch" ? 1
-                 : d.symbol == "seq"   ? numTokens
-                                       : maxContext_;
-    }
-    int64_t stride = 1;
-    for (size_t i = rank; i-- > 0;) {
-      w[3 + rank + i] = stride;
-      stride *= w[3 + i];
-    }
+void Session::fillDescriptor(PreparedEntry &e, const Binding &b,
+                             int64_t numTokens) const {
+  int64_t *w = &e.words[b.firstWord];
+  if (b.source == Binding::Source::KvLen) {
+    w[0] = position_ + numTokens;
+    return;
   }
+  // Pointers, sizes (dynamic ones bound to batch 1, the token count and the
+  // context) and row-major strides.
+  size_t rank = b.desc->shape.size();
+  w[0] = reinterpret_cast<int64_t>(b.data);
+  w[1] = reinterpret_cast<int64_t>(b.data);
+  w[2] = 0;
+  for (size_t i = 0; i < rank; ++i) {
+    const Dim &d = b.desc->shape[i];
+    w[3 + i] = !d.isDynamic()        ? d.value
+               : d.symbol == "batch" ? 1
+               : d.symbol == "seq"   ? numTokens
+                                     : maxContext_;
+  }
+  int64_t stride = 1;
+  for (size_t i = rank; i-- > 0;) {
+    w[3 + rank + i] = stride;
+    stride *= w[3 + i];
+  }
+}
+
+const float *Session::run(PreparedEntry &e, int64_t numTokens) {
+  // Weights and caches were described once in prepare(); only the inputs
+  // change from call to call.
+  for (const Binding &b : e.bindings)
+    if (b.source != Binding::Source::Weight &&
+        b.source != Binding::Source::Cache)
+      fillDescriptor(e, b, numTokens);
   {
     ScopedWorkspace scope(pool_);
     e.fn(e.argPointers.data());

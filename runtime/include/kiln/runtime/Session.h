@@ -111,6 +111,8 @@ private:
   };
 
   PreparedEntry prepare(const std::string &name);
+  void fillDescriptor(PreparedEntry &entry, const Binding &binding,
+                      int64_t numTokens) const;
   const float *run(PreparedEntry &entry, int64_t numTokens);
   void checkIds(const int32_t *ids, size_t n) const;
 
