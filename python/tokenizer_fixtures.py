@@ -20,6 +20,7 @@ decoded_skip}. Run with /usr/bin/python3 from the repository root:
   /usr/bin/python3 python/tokenizer_fixtures.py
 """
 
+import heapq
 import json
 import os
 import unicodedata
@@ -195,21 +196,33 @@ def byte_level(s):
 
 
 def train_bpe(word_counts, num_merges):
-    """word_counts: {tuple(symbols): count}. Returns the list of merges."""
-    words = {w: c for w, c in word_counts.items()}
+    """word_counts: {tuple(symbols): count}. Returns the list of merges: each
+    step merges the most frequent adjacent pair (ties: the smallest pair).
+    Pair counts are updated incrementally, only for the words that hold the
+    merged pair, so corpora of megabytes train in seconds."""
+    words = [list(w) for w in word_counts]
+    counts = list(word_counts.values())
+    pair_count = Counter()
+    where = {}
+    for i, w in enumerate(words):
+        for p in zip(w, w[1:]):
+            pair_count[p] += counts[i]
+            where.setdefault(p, set()).add(i)
+    heap = [(-c, p) for p, c in pair_count.items()]
+    heapq.heapify(heap)
     merges = []
-    for _ in range(num_merges):
-        pairs = Counter()
-        for w, c in words.items():
-            for a, b in zip(w, w[1:]):
-                pairs[(a, b)] += c
-        if not pairs:
-            break
-        best = min(pairs.items(), key=lambda kv: (-kv[1], kv[0]))
-        (a, b) = best[0]
-        merges.append((a, b))
-        new_words = {}
-        for w, c in words.items():
+    while len(merges) < num_merges and heap:
+        negc, best = heapq.heappop(heap)
+        if pair_count.get(best, 0) != -negc or negc == 0:
+            continue  # stale entry; the current count was pushed again
+        a, b = best
+        merges.append(best)
+        changed = set()
+        for i in sorted(where.pop(best, ())):
+            w, c = words[i], counts[i]
+            for p in zip(w, w[1:]):
+                pair_count[p] -= c
+                changed.add(p)
             out, k = [], 0
             while k < len(w):
                 if k + 1 < len(w) and w[k] == a and w[k + 1] == b:
@@ -218,8 +231,16 @@ def train_bpe(word_counts, num_merges):
                 else:
                     out.append(w[k])
                     k += 1
-            new_words[tuple(out)] = new_words.get(tuple(out), 0) + c
-        words = new_words
+            words[i] = out
+            for p in zip(out, out[1:]):
+                pair_count[p] += c
+                changed.add(p)
+                where.setdefault(p, set()).add(i)
+        for p in changed:
+            if pair_count[p] > 0:
+                heapq.heappush(heap, (-pair_count[p], p))
+            else:
+                pair_count.pop(p, None)
     return merges
 
 
@@ -355,8 +376,8 @@ class ByteBpe:
                 "processors": [
                     {"type": "ByteLevel", "add_prefix_space": True,
                      "trim_offsets": False, "use_regex": True},
-                    template("<|begin_of_text|>",
-                             self.special_ids["<|begin_of_text|>"]),
+                    template(self.SPECIALS[0],
+                             self.special_ids[self.SPECIALS[0]]),
                 ],
             },
             "decoder": {"type": "ByteLevel", "add_prefix_space": True,
