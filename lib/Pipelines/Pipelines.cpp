@@ -37,6 +37,13 @@ void kiln::buildCpuTilePipeline(OpPassManager &pm) {
                      "loop-invariant-subset-hoisting,canonicalize");
 }
 
+void kiln::buildCudaTilePipeline(OpPassManager &pm) {
+  addTextualPipeline(pm, "kiln-assign-lowering-config{target=cuda},"
+                         "kiln-tile-and-fuse{level=distribute},canonicalize,"
+                         "cse,kiln-tile-and-fuse{level=thread},canonicalize,"
+                         "cse");
+}
+
 void kiln::buildCpuBufferizePipeline(OpPassManager &pm) {
   // Function boundaries are bufferized too, so that the KV cache arguments
   // are written in place and the layer function returns no copy of them.

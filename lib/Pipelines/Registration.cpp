@@ -43,4 +43,8 @@ void kiln::registerKilnPassesAndPipelines() {
       "kiln-cpu-pipeline",
       "The whole CPU pipeline: llm on tensors to the LLVM dialect",
       buildCpuPipeline);
+  PassPipelineRegistration<>(
+      "kiln-cuda-tile",
+      "GPU stage 2: GPU lowering configs, thread blocks and threads",
+      buildCudaTilePipeline);
 }

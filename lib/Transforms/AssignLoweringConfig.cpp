@@ -18,17 +18,26 @@ struct AssignLoweringConfigPass final
   using Base::Base;
 
   void runOnOperation() override {
-    if (target != "cpu") {
+    if (target != "cpu" && target != "cuda") {
       getOperation()->emitError("kiln-assign-lowering-config: unknown target '")
-          << target << "' (supported: cpu)";
+          << target << "' (supported: cpu, cuda)";
       return signalPassFailure();
     }
+    bool gpu = target == "cuda";
     WalkResult result = getOperation()->walk([&](linalg::LinalgOp op) {
       if (auto config = getLoweringConfig(op))
         return succeeded(verifyLoweringConfig(op, config))
                    ? WalkResult::advance()
                    : WalkResult::interrupt();
       bool isRoot = !isFusedIntoConsumers(op);
+      if (gpu) {
+        // Ops fused into a block get their threads when the block is split
+        // (kiln-tile-and-fuse level=thread).
+        if (isRoot)
+          op->setAttr(llm::LoweringConfigAttr::getAttrName(),
+                      chooseGpuLoweringConfig(op));
+        return WalkResult::advance();
+      }
       // Fused reductions (the contraction under an epilogue, a row sum) are
       // hot loops of their own: they keep an inner-level config.
       bool hotFusedLoop = !isa<linalg::FillOp>(op.getOperation()) &&

@@ -167,6 +167,38 @@ llm::LoweringConfigAttr kiln::chooseCpuLoweringConfig(linalg::LinalgOp op,
   return llm::LoweringConfigAttr::get(op->getContext(), distribute, vector);
 }
 
+llm::LoweringConfigAttr kiln::chooseGpuLoweringConfig(linalg::LinalgOp op) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  int64_t numLoops = ranges.size();
+  int64_t lastStaticParallel = -1;
+  for (int64_t i = 0; i < numLoops; ++i)
+    if (iters[i] == utils::IteratorType::parallel &&
+        !ShapedType::isDynamic(ranges[i]) && ranges[i] > 1)
+      lastStaticParallel = i;
+  SmallVector<int64_t> distribute(numLoops, 0), threads(numLoops, 0);
+  for (int64_t i = 0; i < numLoops; ++i) {
+    if (iters[i] != utils::IteratorType::parallel)
+      continue;
+    if (i == lastStaticParallel) {
+      // Tiles that divide the loop keep every block full and static; whole
+      // warps (multiples of 32 threads) are preferred.
+      int64_t tile = divisorAtMost(ranges[i], kGpuBlockThreads);
+      for (int64_t t = kGpuBlockThreads; t >= 32; t -= 32)
+        if (ranges[i] % t == 0) {
+          tile = t;
+          break;
+        }
+      distribute[i] = tile;
+      threads[i] = tile;
+    } else {
+      distribute[i] = 1;
+    }
+  }
+  return llm::LoweringConfigAttr::get(op->getContext(), distribute,
+                                      /*vector=*/{}, threads);
+}
+
 LogicalResult kiln::verifyLoweringConfig(linalg::LinalgOp op,
                                          llm::LoweringConfigAttr config) {
   int64_t numLoops = op.getNumLoops();
@@ -179,7 +211,8 @@ LogicalResult kiln::verifyLoweringConfig(linalg::LinalgOp op,
            << numLoops << " loops";
   };
   if (failed(checkSize(config.getDistribute(), "distribute")) ||
-      failed(checkSize(config.getVector(), "vector")))
+      failed(checkSize(config.getVector(), "vector")) ||
+      failed(checkSize(config.getThreads(), "threads")))
     return failure();
   SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
   for (auto [i, size] : llvm::enumerate(config.getDistribute()))
@@ -187,5 +220,10 @@ LogicalResult kiln::verifyLoweringConfig(linalg::LinalgOp op,
       return op->emitOpError("lowering_config 'distribute' tiles reduction "
                              "loop ")
              << i << "; only parallel loops can be distributed";
+  for (auto [i, n] : llvm::enumerate(config.getThreads()))
+    if (n != 0 && iters[i] == utils::IteratorType::reduction)
+      return op->emitOpError("lowering_config 'threads' splits reduction "
+                             "loop ")
+             << i << " across threads; only parallel loops can be";
   return success();
 }

@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
@@ -19,7 +20,7 @@ using namespace mlir;
 using namespace kiln;
 
 namespace {
-enum class Level { Distribute, Vector };
+enum class Level { Distribute, Vector, Thread };
 
 bool isElementwise(linalg::LinalgOp op) {
   return op.getNumLoops() == op.getNumParallelLoops() &&
@@ -73,6 +74,70 @@ bool isPartialReductionCandidate(linalg::LinalgOp op, ArrayRef<int64_t> sizes) {
   return any;
 }
 
+/// GPU mapping attributes for the tiled loops of a forall, innermost tiled
+/// loop first on x (threads) or linear_dim_0 (blocks, which kiln-gpu-launch
+/// linearizes over the grid).
+SmallVector<Attribute> gpuMapping(MLIRContext *ctx, int64_t numTiled,
+                                  bool blocks) {
+  SmallVector<Attribute> mapping(numTiled);
+  for (int64_t k = 0; k < numTiled; ++k) {
+    int64_t dim = numTiled - 1 - k; // innermost first
+    if (blocks)
+      mapping[k] = gpu::GPUBlockMappingAttr::get(
+          ctx, static_cast<gpu::MappingId>(
+                   static_cast<uint64_t>(gpu::MappingId::LinearDim0) + dim));
+    else
+      mapping[k] = gpu::GPUThreadMappingAttr::get(
+          ctx, static_cast<gpu::MappingId>(dim));
+  }
+  return mapping;
+}
+
+bool insideThreadForall(Operation *op) {
+  for (auto forall = op->getParentOfType<scf::ForallOp>(); forall;
+       forall = forall->getParentOfType<scf::ForallOp>()) {
+    std::optional<ArrayAttr> mapping = forall.getMapping();
+    if (mapping && !mapping->empty() &&
+        isa<gpu::GPUThreadMappingAttr>((*mapping)[0]))
+      return true;
+  }
+  return false;
+}
+
+bool insideBlockForall(Operation *op) {
+  for (auto forall = op->getParentOfType<scf::ForallOp>(); forall;
+       forall = forall->getParentOfType<scf::ForallOp>()) {
+    std::optional<ArrayAttr> mapping = forall.getMapping();
+    if (mapping && !mapping->empty() &&
+        isa<gpu::GPUBlockMappingAttr>((*mapping)[0]))
+      return true;
+  }
+  return false;
+}
+
+/// Threads for an op of a block that no root's thread tiling fused: up to
+/// kGpuBlockThreads on its innermost static parallel loop, else one thread
+/// (a reduction of a whole row, say: correct, and the place where warp
+/// reductions will go).
+SmallVector<int64_t> fallbackThreads(linalg::LinalgOp op) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  SmallVector<int64_t> threads(ranges.size(), 0);
+  int64_t firstParallel = -1;
+  for (int64_t i = ranges.size() - 1; i >= 0; --i) {
+    if (iters[i] != utils::IteratorType::parallel)
+      continue;
+    firstParallel = i;
+    if (!ShapedType::isDynamic(ranges[i]) && ranges[i] > 1) {
+      threads[i] = std::min(ranges[i], kGpuBlockThreads);
+      return threads;
+    }
+  }
+  if (firstParallel >= 0)
+    threads[firstParallel] = 1;
+  return threads;
+}
+
 struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
   using Base::Base;
 
@@ -82,11 +147,15 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
       lvl = Level::Distribute;
     else if (level == "vector")
       lvl = Level::Vector;
+    else if (level == "thread")
+      lvl = Level::Thread;
     else {
       getOperation()->emitError("kiln-tile-and-fuse: unknown level '")
-          << level << "' (expected 'distribute' or 'vector')";
+          << level << "' (expected 'distribute', 'vector' or 'thread')";
       return signalPassFailure();
     }
+    if (lvl == Level::Thread)
+      return runThreadLevel();
 
     // Consumers first, so that producers are fused before they would be
     // tiled on their own.
@@ -103,13 +172,48 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
     }
   }
 
+  /// Splits every thread block (a forall mapped to #gpu.block) among
+  /// threads: roots by their config's `threads`, fusing the producers that
+  /// each thread can compute for its own tile; then every other linalg op
+  /// left in the block by fallbackThreads, so that nothing runs redundantly
+  /// on all threads.
+  void runThreadLevel() {
+    SmallVector<linalg::LinalgOp> roots;
+    getOperation()->walk([&](linalg::LinalgOp op) {
+      llm::LoweringConfigAttr config = getLoweringConfig(op);
+      if (config && !config.getThreads().empty() && insideBlockForall(op) &&
+          !insideThreadForall(op))
+        roots.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (linalg::LinalgOp root : llvm::reverse(roots))
+      if (failed(tileRoot(rewriter, root, Level::Thread)))
+        return signalPassFailure();
+    // One at a time, last first: tiling an op may fuse (and erase) others.
+    while (true) {
+      linalg::LinalgOp last;
+      getOperation()->walk([&](linalg::LinalgOp op) {
+        if (insideBlockForall(op) && !insideThreadForall(op))
+          last = op;
+      });
+      if (!last)
+        return;
+      if (failed(
+              tileRoot(rewriter, last, Level::Thread, fallbackThreads(last))))
+        return signalPassFailure();
+    }
+  }
+
   LogicalResult tileRoot(RewriterBase &rewriter, linalg::LinalgOp root,
-                         Level lvl) {
+                         Level lvl, ArrayRef<int64_t> fallback = {}) {
     llm::LoweringConfigAttr config = getLoweringConfig(root);
-    if (failed(verifyLoweringConfig(root, config)))
+    if (config && failed(verifyLoweringConfig(root, config)))
       return failure();
     ArrayRef<int64_t> sizes =
-        lvl == Level::Distribute ? config.getDistribute() : config.getVector();
+        !fallback.empty()          ? fallback
+        : lvl == Level::Distribute ? config.getDistribute()
+        : lvl == Level::Thread     ? config.getThreads()
+                                   : config.getVector();
     if (sizes.empty() || llvm::all_of(sizes, [](int64_t s) { return s == 0; }))
       return success();
     if (!root.hasPureTensorSemantics())
@@ -132,14 +236,24 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
     scf::SCFTilingOptions tilingOptions;
     SmallVector<OpFoldResult> tileSizes =
         getAsIndexOpFoldResult(&getContext(), rootSizes);
-    tilingOptions.setTileSizes(tileSizes);
-    tilingOptions.setLoopType(lvl == Level::Distribute
-                                  ? scf::SCFTilingOptions::LoopType::ForallOp
-                                  : scf::SCFTilingOptions::LoopType::ForOp);
+    if (lvl == Level::Thread)
+      tilingOptions.setNumThreads(tileSizes);
+    else
+      tilingOptions.setTileSizes(tileSizes);
+    tilingOptions.setLoopType(lvl == Level::Vector
+                                  ? scf::SCFTilingOptions::LoopType::ForOp
+                                  : scf::SCFTilingOptions::LoopType::ForallOp);
 
     SmallVector<bool> tiledLoops;
     for (int64_t size : rootSizes)
       tiledLoops.push_back(size != 0);
+    int64_t numTiled = llvm::count(tiledLoops, true);
+    // GPU configs (those with `threads`) map the block level to #gpu.block.
+    bool gpuBlocks = lvl == Level::Distribute && config &&
+                     !config.getThreads().empty();
+    if (lvl == Level::Thread || gpuBlocks)
+      tilingOptions.setMapping(
+          gpuMapping(&getContext(), numTiled, /*blocks=*/gpuBlocks));
 
     scf::SCFTileAndFuseOptions options;
     options.setTilingOptions(tilingOptions);
@@ -152,6 +266,15 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
             return std::nullopt;
           if (lvl == Level::Distribute) {
             if (isDistributionRoot(producerOp))
+              return std::nullopt;
+            return scf::SCFTileAndFuseOptions::ControlFnResult{};
+          }
+          if (lvl == Level::Thread) {
+            // Reductions are whole inside a thread, so destinations (the
+            // fill of an accumulator) fuse too; what other threads need
+            // stays in the block.
+            if (getLoweringConfig(producerOp) ||
+                recomputedPerTile(slice, tiledLoops))
               return std::nullopt;
             return scf::SCFTileAndFuseOptions::ControlFnResult{};
           }
@@ -169,9 +292,12 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
     FailureOr<scf::SCFTileAndFuseResult> result =
         scf::tileConsumerAndFuseProducersUsingSCF(
             rewriter, cast<TilingInterface>(root.getOperation()), options);
-    if (failed(result))
+    if (failed(result)) {
+      if (!config)
+        return root->emitOpError("failed to split among threads");
       return root->emitOpError("failed to tile with lowering_config ")
              << config;
+    }
 
     for (OpResult res : root->getResults()) {
       auto it = result->replacements.find(res);

@@ -24,6 +24,12 @@ void buildCpuBufferizePipeline(mlir::OpPassManager &pm);
 void buildCpuToLLVMPipeline(mlir::OpPassManager &pm);
 void buildCpuPipeline(mlir::OpPassManager &pm);
 
+/// GPU stage 2 (after the shared stage 1, llm to linalg): the GPU lowering
+/// configs, thread blocks (`scf.forall` on #gpu.block) and their threads
+/// (#gpu.thread). The stages after it (bufferization with GPU memory
+/// spaces, gpu.launch, NVVM, PTX) are not written yet.
+void buildCudaTilePipeline(mlir::OpPassManager &pm);
+
 /// Registers Kiln's passes and named pipelines with the global registry.
 void registerKilnPassesAndPipelines();
 

@@ -29,6 +29,16 @@ bool isFusedIntoConsumers(mlir::linalg::LinalgOp op);
 llm::LoweringConfigAttr chooseCpuLoweringConfig(mlir::linalg::LinalgOp op,
                                                 bool isRoot = true);
 
+/// The GPU heuristic for a root op: one thread block per tile of at most
+/// kGpuBlockThreads elements of the innermost parallel loop (one row of the
+/// dynamic token and batch loops), one thread per element of that loop.
+/// Reductions stay whole inside a thread for now (correctness first; warp
+/// reductions come next).
+llm::LoweringConfigAttr chooseGpuLoweringConfig(mlir::linalg::LinalgOp op);
+
+/// Threads per block the GPU heuristic aims for.
+constexpr int64_t kGpuBlockThreads = 128;
+
 /// Checks that `config` fits `op` (one size per loop, no distributed
 /// reduction loop); emits an error on `op` otherwise.
 mlir::LogicalResult verifyLoweringConfig(mlir::linalg::LinalgOp op,

@@ -16,6 +16,9 @@ class ArithDialect;
 namespace bufferization {
 class BufferizationDialect;
 }
+namespace gpu {
+class GPUDialect;
+}
 namespace linalg {
 class LinalgDialect;
 }

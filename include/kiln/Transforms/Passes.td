@@ -21,7 +21,7 @@ def AssignLoweringConfig : Pass<"kiln-assign-lowering-config"> {
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
-           "Target whose heuristic picks the tile sizes (cpu)">
+           "Target whose heuristic picks the tile sizes (cpu, cuda)">
   ];
   let dependentDialects = ["::kiln::llm::LLMDialect"];
 }
@@ -48,14 +48,27 @@ def TileAndFuse : Pass<"kiln-tile-and-fuse"> {
     on its parallel loops only and split along its reductions
     (`scf::tileReductionUsingScf`): 16-lane partial sums accumulated over
     the whole reduction, one reduction of the lanes at the end.
+
+    GPU target: a config with `threads` makes the `distribute` forall a
+    grid of thread blocks (mapped to `#gpu.block<linear_dim_*>`, innermost
+    tiled loop first). `level=thread` then splits each block among threads:
+    every root is tiled into an `scf.forall` of `threads` threads (numThreads
+    tiling, so counts are static even for partial tiles; mapped to
+    `#gpu.thread<x/y/z>`), fusing producers that have no config and that a
+    thread does not recompute for other threads' tiles; every linalg op left
+    in the block gets its own thread forall (up to 128 threads on its
+    innermost static parallel loop, else one thread), so that no op runs
+    redundantly on all threads of a block.
   }];
   let options = [
     Option<"level", "level", "std::string", /*default=*/"\"distribute\"",
-           "Which tile sizes of the config to apply: distribute or vector">
+           "Which tile sizes of the config to apply: distribute, vector or "
+           "thread">
   ];
   let dependentDialects = [
     "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
-    "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect"
+    "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect"
   ];
 }
 

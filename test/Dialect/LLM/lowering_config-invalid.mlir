@@ -64,3 +64,31 @@ func.func @negative_with_empty_vector() attributes {llm.lowering_config = #llm.l
 func.func @trailing_comma() attributes {llm.lowering_config = #llm.lowering_config<distribute = [1, 2,], vector = [1, 2]>} {
   return
 }
+
+// -----
+
+// expected-error @+1 {{lowering_config: 'threads' has 2 entries but 'distribute' has 3}}
+func.func @threads_length() attributes {llm.lowering_config = #llm.lowering_config<distribute = [1, 128, 0], vector = [], threads = [0, 128]>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{lowering_config: 2048 threads per block, more than 1024}}
+func.func @too_many_threads() attributes {llm.lowering_config = #llm.lowering_config<distribute = [32, 64], vector = [], threads = [32, 64]>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{lowering_config: tile sizes must be >= 0, got -2}}
+func.func @negative_threads() attributes {llm.lowering_config = #llm.lowering_config<distribute = [1, 64], vector = [], threads = [-2, 64]>} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{expected 'threads'}}
+func.func @unknown_third_list() attributes {llm.lowering_config = #llm.lowering_config<distribute = [1, 64], vector = [], warps = [1, 2]>} {
+  return
+}

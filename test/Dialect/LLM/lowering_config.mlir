@@ -56,3 +56,11 @@ func.func @zero_loops(%a: tensor<f32>, %b: tensor<f32>) -> tensor<f32> {
   } -> tensor<f32>
   return %0 : tensor<f32>
 }
+
+// The GPU target's optional `threads` list (threads per loop of a block's
+// tile) is printed only when present.
+// CHECK-LABEL: func.func @with_threads
+// CHECK-SAME: attributes {llm.lowering_config = #llm.lowering_config<distribute = [1, 128, 0], vector = [], threads = [0, 128, 0]>}
+func.func @with_threads() attributes {llm.lowering_config = #llm.lowering_config<distribute = [1, 128, 0], vector = [], threads = [0, 128, 0]>} {
+  return
+}

@@ -25,9 +25,10 @@ void LLMDialect::initialize() {
       >();
 }
 
-// `<distribute = [1, 8, 64], vector = [1, 1, 8]>`; either list may be empty.
+// `<distribute = [1, 8, 64], vector = [1, 1, 8]>` with an optional
+// `, threads = [...]`; any list may be empty.
 Attribute LoweringConfigAttr::parse(AsmParser &parser, Type) {
-  SmallVector<int64_t> distribute, vector;
+  SmallVector<int64_t> distribute, vector, threads;
   auto parseList = [&](StringRef keyword,
                        SmallVectorImpl<int64_t> &sizes) -> ParseResult {
     if (parser.parseKeyword(keyword) || parser.parseEqual())
@@ -42,12 +43,16 @@ Attribute LoweringConfigAttr::parse(AsmParser &parser, Type) {
                                           });
   };
   if (parser.parseLess() || parseList("distribute", distribute) ||
-      parser.parseComma() || parseList("vector", vector) ||
-      parser.parseGreater())
+      parser.parseComma() || parseList("vector", vector))
+    return {};
+  if (succeeded(parser.parseOptionalComma()) &&
+      parseList("threads", threads))
+    return {};
+  if (parser.parseGreater())
     return {};
   return LoweringConfigAttr::getChecked(
       [&] { return parser.emitError(parser.getNameLoc()); },
-      parser.getContext(), distribute, vector);
+      parser.getContext(), distribute, vector, threads);
 }
 
 void LoweringConfigAttr::print(AsmPrinter &printer) const {
@@ -55,19 +60,37 @@ void LoweringConfigAttr::print(AsmPrinter &printer) const {
   llvm::interleaveComma(getDistribute(), printer);
   printer << "], vector = [";
   llvm::interleaveComma(getVector(), printer);
-  printer << "]>";
+  printer << "]";
+  if (!getThreads().empty()) {
+    printer << ", threads = [";
+    llvm::interleaveComma(getThreads(), printer);
+    printer << "]";
+  }
+  printer << ">";
 }
 
 LogicalResult
 LoweringConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                            ArrayRef<int64_t> distribute,
-                           ArrayRef<int64_t> vector) {
+                           ArrayRef<int64_t> vector,
+                           ArrayRef<int64_t> threads) {
   if (!distribute.empty() && !vector.empty() &&
       distribute.size() != vector.size())
     return emitError() << "lowering_config: 'distribute' has "
                        << distribute.size() << " tile sizes but 'vector' has "
                        << vector.size();
-  for (int64_t size : llvm::concat<const int64_t>(distribute, vector))
+  if (!threads.empty() && threads.size() != distribute.size())
+    return emitError() << "lowering_config: 'threads' has " << threads.size()
+                       << " entries but 'distribute' has "
+                       << distribute.size();
+  int64_t totalThreads = 1;
+  for (int64_t t : threads)
+    totalThreads *= std::max<int64_t>(t, 1);
+  if (totalThreads > 1024)
+    return emitError() << "lowering_config: " << totalThreads
+                       << " threads per block, more than 1024";
+  for (int64_t size :
+       llvm::concat<const int64_t>(distribute, vector, threads))
     if (size < 0)
       return emitError() << "lowering_config: tile sizes must be >= 0, got "
                          << size;

@@ -23,9 +23,26 @@ def LLM_LoweringConfigAttr : AttrDef<LLM_Dialect, "LoweringConfig"> {
     linalg.matmul {llm.lowering_config =
         #llm.lowering_config<distribute = [1, 64, 0], vector = [1, 8, 16]>}
     ```
+
+    On the GPU target, `distribute` is the tile of one thread block and the
+    optional `threads` gives the number of threads per loop that share it
+    (an `scf.forall` mapped to `#gpu.thread`, innermost loop on x; 0 for
+    loops not split, reductions included); `vector` is unused there:
+
+    ```mlir
+    #llm.lowering_config<distribute = [1, 128, 0], vector = [],
+                         threads = [0, 128, 0]>
+    ```
   }];
   let parameters = (ins ArrayRefParameter<"int64_t">:$distribute,
-                        ArrayRefParameter<"int64_t">:$vector);
+                        ArrayRefParameter<"int64_t">:$vector,
+                        OptionalArrayRefParameter<"int64_t">:$threads);
+  let builders = [
+    AttrBuilder<(ins "::llvm::ArrayRef<int64_t>":$distribute,
+                     "::llvm::ArrayRef<int64_t>":$vector), [{
+      return $_get($_ctxt, distribute, vector, ::llvm::ArrayRef<int64_t>());
+    }]>
+  ];
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
