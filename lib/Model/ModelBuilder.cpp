@@ -25,7 +25,7 @@ struct WeightSpec {
 class DecoderBuilder {
 public:
   DecoderBuilder(MLIRContext &ctx, const ModelConfig &cfg)
-      : ctx(ctx), cfg(cfg), b(&ctx), loc(UnknownLoc::get(&ctx)) {
+      : cfg(cfg), b(&ctx), loc(UnknownLoc::get(&ctx)) {
     switch (cfg.dtype) {
     case DType::F32:
       elem = b.getF32Type();
@@ -277,7 +277,6 @@ private:
     func::ReturnOp::create(b, loc, returned);
   }
 
-  MLIRContext &ctx;
   const ModelConfig &cfg;
   OpBuilder b;
   Location loc;

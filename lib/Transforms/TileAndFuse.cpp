@@ -87,8 +87,8 @@ SmallVector<Attribute> gpuMapping(MLIRContext *ctx, int64_t numTiled,
           ctx, static_cast<gpu::MappingId>(
                    static_cast<uint64_t>(gpu::MappingId::LinearDim0) + dim));
     else
-      mapping[k] = gpu::GPUThreadMappingAttr::get(
-          ctx, static_cast<gpu::MappingId>(dim));
+      mapping[k] =
+          gpu::GPUThreadMappingAttr::get(ctx, static_cast<gpu::MappingId>(dim));
   }
   return mapping;
 }
@@ -209,11 +209,11 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
     llm::LoweringConfigAttr config = getLoweringConfig(root);
     if (config && failed(verifyLoweringConfig(root, config)))
       return failure();
-    ArrayRef<int64_t> sizes =
-        !fallback.empty()          ? fallback
-        : lvl == Level::Distribute ? config.getDistribute()
-        : lvl == Level::Thread     ? config.getThreads()
-                                   : config.getVector();
+    ArrayRef<int64_t> sizes = !fallback.empty() ? fallback
+                              : lvl == Level::Distribute
+                                  ? config.getDistribute()
+                              : lvl == Level::Thread ? config.getThreads()
+                                                     : config.getVector();
     if (sizes.empty() || llvm::all_of(sizes, [](int64_t s) { return s == 0; }))
       return success();
     if (!root.hasPureTensorSemantics())
@@ -249,8 +249,8 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
       tiledLoops.push_back(size != 0);
     int64_t numTiled = llvm::count(tiledLoops, true);
     // GPU configs (those with `threads`) map the block level to #gpu.block.
-    bool gpuBlocks = lvl == Level::Distribute && config &&
-                     !config.getThreads().empty();
+    bool gpuBlocks =
+        lvl == Level::Distribute && config && !config.getThreads().empty();
     if (lvl == Level::Thread || gpuBlocks)
       tilingOptions.setMapping(
           gpuMapping(&getContext(), numTiled, /*blocks=*/gpuBlocks));

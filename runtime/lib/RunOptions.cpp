@@ -12,16 +12,24 @@ using namespace kiln::rt;
 
 namespace {
 const char *const kUsage =
-    R"(usage: kiln-run ARTIFACT --weights MODEL_DIR (--prompt TEXT | --prompt-ids IDS) [options]
+    R"(usage: kiln-run ARTIFACT --weights MODEL_DIR (--prompt TEXT | --prompt-ids IDS | --chat) [options]
 
   --weights DIR          model directory with *.safetensors (required)
   --prompt TEXT          prompt text (needs MODEL_DIR/tokenizer.json); the
                          generated text is streamed to stdout and generation
                          stops at an end-of-sequence token
   --prompt-ids 1,2,3     prompt token ids, comma-separated
+  --chat                 interactive conversation: reads your messages from
+                         stdin (one per line; /reset starts over, /exit or
+                         end of input quits), renders the conversation with
+                         tokenizer_config.json's chat template and streams
+                         each reply
+  --system TEXT          with --chat: the system message
   --ignore-eos           with --prompt: do not stop at end-of-sequence
-  --max-new-tokens N     tokens to generate (default 16)
-  --max-context N        KV-cache length (default: prompt + new tokens)
+  --max-new-tokens N     tokens to generate (default 16; with --chat, per
+                         reply, default 512)
+  --max-context N        KV-cache length (default: prompt + new tokens; with
+                         --chat, max_position_embeddings up to 4096)
   --greedy               argmax decoding (default: generation_config.json's
                          settings, else sampling at temperature 1)
   --temperature T        sampling temperature (default 1.0)
@@ -82,6 +90,7 @@ RunOptions kiln::rt::parseRunOptions(int argc, const char *const *argv) {
   bool havePrompt = false;
   o.sampling.greedy = false; // Sampling unless --greedy.
   bool sawSamplingFlag = false;
+  bool hasSystem = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::string value;
@@ -121,11 +130,18 @@ RunOptions kiln::rt::parseRunOptions(int argc, const char *const *argv) {
       o.prompt = next();
       o.textPrompt = true;
       havePrompt = true;
+    } else if (arg == "--chat") {
+      noValue();
+      o.chat = true;
+    } else if (arg == "--system") {
+      o.system = next();
+      hasSystem = true;
     } else if (arg == "--ignore-eos") {
       noValue();
       o.ignoreEos = true;
     } else if (arg == "--max-new-tokens") {
       o.maxNewTokens = parseInt(arg, next(), 1, 1 << 24);
+      o.maxNewTokensGiven = true;
     } else if (arg == "--max-context") {
       o.maxContext = parseInt(arg, next(), 1, 1 << 24);
     } else if (arg == "--greedy") {
@@ -164,8 +180,20 @@ RunOptions kiln::rt::parseRunOptions(int argc, const char *const *argv) {
     usageError("missing the ARTIFACT argument");
   if (o.weights.empty())
     usageError("missing --weights MODEL_DIR");
-  if (!havePrompt)
-    usageError("missing --prompt TEXT or --prompt-ids IDS");
+  if (o.chat) {
+    if (havePrompt)
+      usageError("--chat reads its messages from stdin: drop --prompt and "
+                 "--prompt-ids");
+    if (o.printIds || !o.logitsOut.empty())
+      usageError("--print-ids and --logits-out do not apply to --chat");
+    if (!o.maxNewTokensGiven)
+      o.maxNewTokens = 512;
+  } else {
+    if (hasSystem)
+      usageError("--system needs --chat");
+    if (!havePrompt)
+      usageError("missing --prompt TEXT, --prompt-ids IDS or --chat");
+  }
   if (o.sampling.greedy && sawSamplingFlag)
     usageError("--greedy cannot be combined with --temperature, --top-k or "
                "--top-p");

@@ -237,6 +237,14 @@ Session::PreparedEntry Session::prepare(const std::string &name) {
   return e;
 }
 
+void Session::rewind(int64_t position) {
+  if (position < 0 || position > position_)
+    throw Error("cannot rewind the sequence to position " +
+                std::to_string(position) + ": it holds " +
+                std::to_string(position_) + " tokens");
+  position_ = position;
+}
+
 void Session::checkIds(const int32_t *ids, size_t n) const {
   for (size_t i = 0; i < n; ++i)
     if (ids[i] < 0 || ids[i] >= vocab_)

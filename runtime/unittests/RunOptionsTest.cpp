@@ -44,6 +44,18 @@ TEST(RunOptions, ParsesEveryFlag) {
   EXPECT_TRUE(parse({"--help"}).help);
 }
 
+TEST(RunOptions, Chat) {
+  RunOptions o = parse(
+      {"m.kiln", "--weights", "d", "--chat", "--system", "You are terse."});
+  EXPECT_TRUE(o.chat);
+  EXPECT_EQ(o.system, "You are terse.");
+  EXPECT_EQ(o.maxNewTokens, 512); // per reply unless given
+  EXPECT_EQ(
+      parse({"m.kiln", "--weights", "d", "--chat", "--max-new-tokens", "7"})
+          .maxNewTokens,
+      7);
+}
+
 TEST(RunOptions, BadInputNamesTheFlag) {
   struct Case {
     std::vector<const char *> args;
@@ -63,11 +75,20 @@ TEST(RunOptions, BadInputNamesTheFlag) {
       {{"--weights", "d", "--prompt-ids", "1"}, "missing the ARTIFACT"},
       {{"m.kiln", "--prompt-ids", "1"}, "missing --weights"},
       {{"m.kiln", "--weights", "d"},
-       "missing --prompt TEXT or --prompt-ids IDS"},
+       "missing --prompt TEXT, --prompt-ids IDS or --chat"},
       {{"m.kiln", "--weights", "d", "--prompt", "hi", "--prompt-ids", "1"},
        "give one of --prompt and --prompt-ids"},
       {{"m.kiln", "other.kiln", "--weights", "d", "--prompt-ids", "1"},
        "unexpected argument 'other.kiln'"},
+      {{"m.kiln", "--weights", "d", "--chat", "--prompt", "hi"},
+       "--chat reads its messages from stdin"},
+      {{"m.kiln", "--weights", "d", "--chat", "--print-ids"},
+       "do not apply to --chat"},
+      {{"m.kiln", "--weights", "d", "--chat", "--logits-out", "l.npy"},
+       "do not apply to --chat"},
+      {{"m.kiln", "--weights", "d", "--prompt", "hi", "--system", "be nice"},
+       "--system needs --chat"},
+      {{"m.kiln", "--weights", "d", "--chat=1"}, "--chat takes no value"},
   };
   for (const Case &c : cases)
     EXPECT_HAS_SUBSTR(errorOf([&] { parse(c.args); }), c.expected);

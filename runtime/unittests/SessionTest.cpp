@@ -98,6 +98,25 @@ TEST_F(SessionTest, ResetRestartsTheSequence) {
   EXPECT_EQ(maxAbsDiff(first, copyLogits(session.prefill({5, 6}), 256)), 0.0f);
 }
 
+TEST_F(SessionTest, RewindKeepsThePrefixAndForgetsTheRest) {
+  // A chat turn: the cache holds A + B, the next prompt is A + C.
+  LoadedModel model(KILN_TEST_ARTIFACT, weightsDir());
+  Session fresh(model, 16);
+  std::vector<float> reference =
+      copyLogits(fresh.prefill({11, 12, 13, 40, 41}), 256);
+  Session session(model, 16);
+  session.prefill({11, 12, 13, 20, 21, 22});
+  session.decode(23);
+  session.rewind(3);
+  EXPECT_EQ(session.position(), 3);
+  // f32 with another split of the same sequence: a few ulps.
+  EXPECT_LT(maxAbsDiff(reference, copyLogits(session.prefill({40, 41}), 256)),
+            1e-4f);
+  EXPECT_HAS_SUBSTR(errorOf([&] { session.rewind(6); }),
+                    "cannot rewind the sequence to position 6: it holds 5");
+  EXPECT_HAS_SUBSTR(errorOf([&] { session.rewind(-1); }), "position -1");
+}
+
 TEST_F(SessionTest, HalfPrecisionWeightsAreConverted) {
   LoadedModel model(KILN_TEST_ARTIFACT, weightsDir(DType::BF16));
   EXPECT_EQ(model.weightsMappedInPlace(), 0u);

@@ -2,12 +2,16 @@
 //
 //   kiln-run model.kiln --weights MODEL_DIR --prompt-ids 1,2,3 \
 //            --max-new-tokens 16 [--greedy] [--print-ids]
+//   kiln-run model.kiln --weights MODEL_DIR --prompt "Once upon a time"
+//   kiln-run model.kiln --weights MODEL_DIR --chat [--system TEXT]
 //
 // Loads the artifact and the weights, prefills the prompt, then decodes one
 // token at a time on the KV cache, and reports prompt and decode speed and
-// the time to the first token on stderr.
+// the time to the first token on stderr. --chat keeps one KV cache for the
+// whole conversation and prefills only what each turn adds.
 //
 //===----------------------------------------------------------------------===//
+#include "kiln/runtime/ChatTemplate.h"
 #include "kiln/runtime/Error.h"
 #include "kiln/runtime/GenerationConfig.h"
 #include "kiln/runtime/Npy.h"
@@ -26,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <vector>
 
 using namespace kiln::rt;
@@ -50,6 +55,155 @@ double seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+/// Streams the text of generated tokens to stdout: prints what is new once
+/// the text no longer ends in an incomplete UTF-8 sequence (decoded as
+/// U+FFFD), so multi-byte characters split across tokens print whole.
+class TextStream {
+public:
+  explicit TextStream(const Tokenizer &tokenizer) : tokenizer(tokenizer) {}
+  void update(const std::vector<int32_t> &ids, bool final) {
+    std::string text = tokenizer.decode(ids, /*skipSpecial=*/true);
+    bool incomplete = text.size() >= 3 &&
+                      text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
+    if ((incomplete && !final) || text.compare(0, shown.size(), shown) != 0)
+      return;
+    std::fwrite(text.data() + shown.size(), 1, text.size() - shown.size(),
+                stdout);
+    std::fflush(stdout);
+    shown = std::move(text);
+  }
+
+private:
+  const Tokenizer &tokenizer;
+  std::string shown;
+};
+
+Tokenizer loadTokenizer(const std::string &modelDir, const char *why) {
+  std::string path = modelDir + "/tokenizer.json";
+  if (!std::ifstream(path))
+    throw Error(path + ": not found: " + why);
+  return Tokenizer::load(path);
+}
+
+/// The number of leading ids `a` and `b` share.
+size_t commonPrefix(const std::vector<int32_t> &a,
+                    const std::vector<int32_t> &b) {
+  size_t n = 0;
+  while (n < a.size() && n < b.size() && a[n] == b[n])
+    ++n;
+  return n;
+}
+
+/// --chat: reads one user message per line from stdin, renders the whole
+/// conversation with the chat template, prefills what the KV cache does not
+/// hold yet (the cached prefix is kept) and streams the reply.
+int runChat(const RunOptions &o, LoadedModel &model,
+            const GenerationDefaults &generation) {
+  const Manifest &m = model.manifest();
+  Tokenizer tokenizer =
+      loadTokenizer(o.weights, "--chat needs the model's tokenizer");
+  ChatTemplate chatTemplate =
+      ChatTemplate::load(o.weights + "/tokenizer_config.json");
+  std::vector<int32_t> stopIds = generation.eosTokenIds;
+  int64_t maxContext = o.maxContext;
+  if (maxContext == 0)
+    maxContext = std::min<int64_t>(m.model.maxPositionEmbeddings, 4096);
+  Session session(model, maxContext);
+  Sampler sampler(o.sampling, m.model.vocabSize);
+  bool interactive = isatty(STDIN_FILENO);
+  if (!o.quiet)
+    std::fprintf(stderr,
+                 "[kiln-run] chat: context %lld tokens, up to %lld per "
+                 "reply; /reset starts over, /exit or end of input quits\n",
+                 static_cast<long long>(maxContext),
+                 static_cast<long long>(o.maxNewTokens));
+
+  std::vector<ChatMessage> messages;
+  if (!o.system.empty())
+    messages.push_back({"system", o.system});
+  size_t firstTurn = messages.size();
+  std::vector<int32_t> cached; // the ids the KV cache holds, in order
+  int64_t turns = 0, newTokens = 0, decodeSteps = 0;
+  double decodeSeconds = 0;
+  std::string line;
+  while (true) {
+    if (interactive) {
+      std::fputs("> ", stdout);
+      std::fflush(stdout);
+    }
+    if (!std::getline(std::cin, line))
+      break;
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (line.empty())
+      continue;
+    if (line == "/exit" || line == "/quit")
+      break;
+    if (line == "/reset") {
+      messages.resize(firstTurn);
+      cached.clear();
+      session.reset();
+      std::fputs("[conversation reset]\n", stdout);
+      continue;
+    }
+    messages.push_back({"user", line});
+    std::vector<int32_t> ids = tokenizer.encode(
+        chatTemplate.render(messages, /*addGenerationPrompt=*/true),
+        /*addSpecial=*/false);
+    if (static_cast<int64_t>(ids.size()) >= maxContext) {
+      messages.pop_back();
+      std::fprintf(stderr,
+                   "kiln-run: the conversation (%zu tokens) does not fit the "
+                   "context of %lld tokens (--max-context); /reset starts "
+                   "over\n",
+                   ids.size(), static_cast<long long>(maxContext));
+      continue;
+    }
+    // Keep the cached prefix; at least one token is prefilled for logits.
+    size_t keep = std::min(commonPrefix(cached, ids), ids.size() - 1);
+    session.rewind(static_cast<int64_t>(keep));
+    const float *logits =
+        session.prefill(std::vector<int32_t>(ids.begin() + keep, ids.end()));
+    cached = ids;
+
+    std::vector<int32_t> reply;
+    TextStream stream(tokenizer);
+    Clock::time_point tFirst = Clock::now();
+    while (true) {
+      int32_t id = static_cast<int32_t>(sampler.sample(logits));
+      if (std::find(stopIds.begin(), stopIds.end(), id) != stopIds.end())
+        break;
+      reply.push_back(id);
+      stream.update(reply, /*final=*/false);
+      if (static_cast<int64_t>(reply.size()) >= o.maxNewTokens ||
+          session.position() >= maxContext)
+        break;
+      logits = session.decode(id);
+      cached.push_back(id);
+      ++decodeSteps;
+    }
+    decodeSeconds += seconds(tFirst, Clock::now());
+    stream.update(reply, /*final=*/true);
+    std::fputs("\n", stdout);
+    std::fflush(stdout);
+    newTokens += reply.size();
+    ++turns;
+    messages.push_back(
+        {"assistant", tokenizer.decode(reply, /*skipSpecial=*/true)});
+  }
+  if (interactive)
+    std::fputs("\n", stdout);
+  if (!o.quiet && turns > 0)
+    std::fprintf(stderr,
+                 "kiln-run: %lld turns, %lld tokens generated, decode %.1f "
+                 "tokens/s; peak resident %.1f MiB\n",
+                 static_cast<long long>(turns),
+                 static_cast<long long>(newTokens),
+                 decodeSeconds > 0 ? decodeSteps / decodeSeconds : 0.0,
+                 peakResidentBytes() / 1048576.0);
+  return 0;
+}
+
 int run(int argc, char **argv) {
   RunOptions o = parseRunOptions(argc, argv);
   if (o.help) {
@@ -68,13 +222,13 @@ int run(int argc, char **argv) {
     o.sampling = generation.apply(o.sampling);
     o.sampling.validate();
   }
+  if (o.chat)
+    return runChat(o, model, generation);
   std::optional<Tokenizer> tokenizer;
   if (o.textPrompt) {
-    std::string path = o.weights + "/tokenizer.json";
-    if (!std::ifstream(path))
-      throw Error(path + ": not found: --prompt needs the model's tokenizer "
-                         "(or give --prompt-ids)");
-    tokenizer = Tokenizer::load(path);
+    tokenizer = loadTokenizer(o.weights,
+                              "--prompt needs the model's tokenizer (or give "
+                              "--prompt-ids)");
     o.promptIds = tokenizer->encode(o.prompt, /*addSpecial=*/true);
     progress("prompt: " + std::to_string(o.promptIds.size()) + " tokens");
   }
@@ -132,34 +286,23 @@ int run(int argc, char **argv) {
     generated.push_back(id);
     return id;
   };
-  // Streams the text of the generated tokens: prints what is new once it
-  // no longer ends in an incomplete UTF-8 sequence (decoded as U+FFFD).
-  std::string shown;
-  auto stream = [&](bool final) {
-    if (!tokenizer)
-      return;
-    std::string text = tokenizer->decode(generated, /*skipSpecial=*/true);
-    bool incomplete = text.size() >= 3 &&
-                      text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
-    if ((incomplete && !final) || text.compare(0, shown.size(), shown) != 0)
-      return;
-    std::fwrite(text.data() + shown.size(), 1, text.size() - shown.size(),
-                stdout);
-    std::fflush(stdout);
-    shown = std::move(text);
-  };
+  std::optional<TextStream> stream;
+  if (tokenizer)
+    stream.emplace(*tokenizer);
   int32_t id = take(logits);
-  stream(false);
+  if (stream)
+    stream->update(generated, /*final=*/false);
   Clock::time_point tFirst = Clock::now();
   for (int64_t step = 1; step < o.maxNewTokens; ++step) {
     if (stopAtEos && isEos(id))
       break;
     id = take(session.decode(id));
-    stream(false);
+    if (stream)
+      stream->update(generated, /*final=*/false);
   }
   Clock::time_point tEnd = Clock::now();
-  if (tokenizer) {
-    stream(true);
+  if (stream) {
+    stream->update(generated, /*final=*/true);
     std::printf("\n");
   }
 

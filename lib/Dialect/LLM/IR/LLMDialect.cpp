@@ -45,8 +45,7 @@ Attribute LoweringConfigAttr::parse(AsmParser &parser, Type) {
   if (parser.parseLess() || parseList("distribute", distribute) ||
       parser.parseComma() || parseList("vector", vector))
     return {};
-  if (succeeded(parser.parseOptionalComma()) &&
-      parseList("threads", threads))
+  if (succeeded(parser.parseOptionalComma()) && parseList("threads", threads))
     return {};
   if (parser.parseGreater())
     return {};
@@ -69,11 +68,9 @@ void LoweringConfigAttr::print(AsmPrinter &printer) const {
   printer << ">";
 }
 
-LogicalResult
-LoweringConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                           ArrayRef<int64_t> distribute,
-                           ArrayRef<int64_t> vector,
-                           ArrayRef<int64_t> threads) {
+LogicalResult LoweringConfigAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, ArrayRef<int64_t> distribute,
+    ArrayRef<int64_t> vector, ArrayRef<int64_t> threads) {
   if (!distribute.empty() && !vector.empty() &&
       distribute.size() != vector.size())
     return emitError() << "lowering_config: 'distribute' has "
@@ -81,16 +78,14 @@ LoweringConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << vector.size();
   if (!threads.empty() && threads.size() != distribute.size())
     return emitError() << "lowering_config: 'threads' has " << threads.size()
-                       << " entries but 'distribute' has "
-                       << distribute.size();
+                       << " entries but 'distribute' has " << distribute.size();
   int64_t totalThreads = 1;
   for (int64_t t : threads)
     totalThreads *= std::max<int64_t>(t, 1);
   if (totalThreads > 1024)
     return emitError() << "lowering_config: " << totalThreads
                        << " threads per block, more than 1024";
-  for (int64_t size :
-       llvm::concat<const int64_t>(distribute, vector, threads))
+  for (int64_t size : llvm::concat<const int64_t>(distribute, vector, threads))
     if (size < 0)
       return emitError() << "lowering_config: tile sizes must be >= 0, got "
                          << size;

@@ -21,11 +21,16 @@ struct RunOptions {
   /// --prompt: text to tokenize with MODEL_DIR/tokenizer.json.
   std::string prompt;
   bool textPrompt = false;
+  /// --chat: an interactive conversation on stdin/stdout through the
+  /// model's chat template; --system: its system message.
+  bool chat = false;
+  std::string system;
   bool ignoreEos = false;
   /// Whether --greedy or a sampling flag was given (else the model's
   /// generation_config.json decides).
   bool samplingFromFlags = false;
   int64_t maxNewTokens = 16;
+  bool maxNewTokensGiven = false;
   /// 0: prompt + new tokens - 1 (at most max_position_embeddings).
   int64_t maxContext = 0;
   bool printIds = false, quiet = false, help = false;

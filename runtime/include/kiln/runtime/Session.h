@@ -85,6 +85,10 @@ public:
   const float *decode(int32_t id);
   /// Forgets the sequence (the cache is simply overwritten later).
   void reset() { position_ = 0; }
+  /// Keeps the first `position` tokens of the sequence and forgets the rest,
+  /// so that a chat turn re-uses the cached prefix it shares with the last
+  /// one. Throws Error unless 0 <= position <= position().
+  void rewind(int64_t position);
 
   int64_t position() const { return position_; }
   int64_t maxContext() const { return maxContext_; }
