@@ -76,7 +76,7 @@ def main(argv=None):
                    str(args.max_new_tokens), "--print-ids", "--logits-out",
                    logits_path, "--quiet"], "kiln-run")
         kiln_logits = np.load(logits_path)
-    # stdout: the streamed text, a newline, then the ids on one line.
+    # stdout: the prompt and the streamed text, a newline, then the ids.
     text_part, _, ids_line = out.rstrip("\n").rpartition("\n")
     kiln_ids = [int(t) for t in ids_line.split()]
     kiln_text = text_part
@@ -86,7 +86,8 @@ def main(argv=None):
     prompt_ids = tok.encode(args.prompt, True)
     ref_ids, ref_logits = reference_generate(
         model, prompt_ids, args.max_new_tokens, tok.special_ids[EOS])
-    ref_text = tok.decode(ref_ids, True)
+    # kiln-run echoes the prompt and streams the continuation after it.
+    ref_text = tok.decode(prompt_ids + ref_ids, True)
 
     margin = ref.top2_margin(ref_logits).min()
     print(f"prompt: {args.prompt!r} ({len(prompt_ids)} tokens)")

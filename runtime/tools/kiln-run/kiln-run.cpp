@@ -57,12 +57,25 @@ double seconds(Clock::time_point a, Clock::time_point b) {
 
 /// Streams the text of generated tokens to stdout: prints what is new once
 /// the text no longer ends in an incomplete UTF-8 sequence (decoded as
-/// U+FFFD), so multi-byte characters split across tokens print whole.
+/// U+FFFD), so multi-byte characters split across tokens print whole. With
+/// `context` (the prompt), its text is printed first and the tokens are
+/// decoded after it, as decoders that strip a leading space (SentencePiece)
+/// treat the start of a text differently from its middle.
 class TextStream {
 public:
-  explicit TextStream(const Tokenizer &tokenizer) : tokenizer(tokenizer) {}
+  explicit TextStream(const Tokenizer &tokenizer,
+                      std::vector<int32_t> context = {})
+      : tokenizer(tokenizer), context(std::move(context)) {
+    if (this->context.empty())
+      return;
+    shown = tokenizer.decode(this->context, /*skipSpecial=*/true);
+    std::fwrite(shown.data(), 1, shown.size(), stdout);
+    std::fflush(stdout);
+  }
   void update(const std::vector<int32_t> &ids, bool final) {
-    std::string text = tokenizer.decode(ids, /*skipSpecial=*/true);
+    std::vector<int32_t> all = context;
+    all.insert(all.end(), ids.begin(), ids.end());
+    std::string text = tokenizer.decode(all, /*skipSpecial=*/true);
     bool incomplete = text.size() >= 3 &&
                       text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
     if ((incomplete && !final) || text.compare(0, shown.size(), shown) != 0)
@@ -75,6 +88,7 @@ public:
 
 private:
   const Tokenizer &tokenizer;
+  std::vector<int32_t> context;
   std::string shown;
 };
 
@@ -286,9 +300,10 @@ int run(int argc, char **argv) {
     generated.push_back(id);
     return id;
   };
+  // Text mode echoes the prompt, so that the output reads as one text.
   std::optional<TextStream> stream;
   if (tokenizer)
-    stream.emplace(*tokenizer);
+    stream.emplace(*tokenizer, o.promptIds);
   int32_t id = take(logits);
   if (stream)
     stream->update(generated, /*final=*/false);
