@@ -28,3 +28,9 @@ config.substitutions.append(
      else "python3"))
 config.substitutions.append(
     ("%kiln_python", os.path.join(config.kiln_src_root, "python")))
+
+# The CUDA toolkit's ptxas (no GPU needed): GPU tests assemble their PTX.
+ptxas = "/usr/local/cuda/bin/ptxas"
+if os.path.exists(ptxas):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

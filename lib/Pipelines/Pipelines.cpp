@@ -14,7 +14,8 @@
 using namespace mlir;
 
 namespace {
-void addTextualPipeline(OpPassManager &pm, llvm::StringRef text) {
+void addTextualPipeline(OpPassManager &pm, const llvm::Twine &twine) {
+  std::string text = twine.str();
   std::string errors;
   llvm::raw_string_ostream os(errors);
   if (failed(parsePassPipeline(text, pm, os)))
@@ -42,6 +43,25 @@ void kiln::buildCudaTilePipeline(OpPassManager &pm) {
                          "kiln-tile-and-fuse{level=distribute},canonicalize,"
                          "cse,kiln-tile-and-fuse{level=thread},canonicalize,"
                          "cse");
+}
+
+void kiln::buildCudaToPtxPipeline(OpPassManager &pm,
+                                  const CudaTargetOptions &options) {
+  // Kernels compute in linalg loops for now; the host side keeps its
+  // allocations and launches (the runtime's CUDA backend will run them).
+  addTextualPipeline(pm, "kiln-bufferize,canonicalize,cse,kiln-gpu-launch,"
+                         "canonicalize,cse,gpu-kernel-outlining,"
+                         "convert-linalg-to-loops,lower-affine,canonicalize");
+  addTextualPipeline(pm, "nvvm-attach-target{chip=" + options.chip +
+                             " features=" + options.features + " O=3}");
+  // Math functions come from the toolkit's libdevice, found through
+  // `cuda-path` rather than the environment (CUDA_HOME), so that the PTX
+  // does not depend on how the compiler was started.
+  addTextualPipeline(pm, "gpu.module(expand-strided-metadata,lower-affine,"
+                         "convert-scf-to-cf,convert-gpu-to-nvvm,canonicalize,"
+                         "cse,reconcile-unrealized-casts),"
+                         "gpu-module-to-binary{format=isa toolkit=" +
+                             options.cudaPath + "}");
 }
 
 void kiln::buildCpuBufferizePipeline(OpPassManager &pm) {

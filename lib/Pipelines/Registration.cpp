@@ -8,6 +8,7 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 using namespace mlir;
 
@@ -17,6 +18,8 @@ void kiln::registerKilnDialects(DialectRegistry &registry) {
   // interface models (bufferization, tiling, LLVM translation).
   registerAllDialects(registry);
   registerAllExtensions(registry);
+  // gpu-module-to-binary translates kernels to LLVM IR (NVVM, GPU).
+  registerAllToLLVMIRTranslations(registry);
 }
 
 void kiln::registerKilnPassesAndPipelines() {
@@ -47,4 +50,8 @@ void kiln::registerKilnPassesAndPipelines() {
       "kiln-cuda-tile",
       "GPU stage 2: GPU lowering configs, thread blocks and threads",
       buildCudaTilePipeline);
+  PassPipelineRegistration<CudaTargetOptions>(
+      "kiln-cuda-to-ptx",
+      "GPU stages 3-4: bufferize, gpu.launch, outline, NVVM, PTX",
+      buildCudaToPtxPipeline);
 }

@@ -2,7 +2,10 @@
 #ifndef KILN_PIPELINES_PIPELINES_H
 #define KILN_PIPELINES_PIPELINES_H
 
+#include "mlir/Pass/PassOptions.h"
 #include "mlir/Support/LLVM.h"
+
+#include <string>
 
 namespace mlir {
 class DialectRegistry;
@@ -29,6 +32,27 @@ void buildCpuPipeline(mlir::OpPassManager &pm);
 /// (#gpu.thread). The stages after it (bufferization with GPU memory
 /// spaces, gpu.launch, NVVM, PTX) are not written yet.
 void buildCudaTilePipeline(mlir::OpPassManager &pm);
+
+/// GPU stages 3 and 4, after kiln-cuda-tile: One-Shot Bufferize,
+/// gpu.launch per thread block (kiln-gpu-launch), kernel outlining, NVVM,
+/// and PTX through LLVM's NVPTX backend (gpu-module-to-binary, format isa:
+/// no CUDA toolkit needed). Attention does not get here yet (its GPU kernel
+/// is the next step); the other ops of a decoder do.
+struct CudaTargetOptions : mlir::PassPipelineOptions<CudaTargetOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("GPU architecture, e.g. sm_90"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> features{*this, "features",
+                               llvm::cl::desc("PTX ISA version, e.g. +ptx80"),
+                               llvm::cl::init("+ptx80")};
+  Option<std::string> cudaPath{
+      *this, "cuda-path",
+      llvm::cl::desc("CUDA toolkit whose libdevice provides the math "
+                     "functions (and whose ptxas makes cubins)"),
+      llvm::cl::init("/usr/local/cuda")};
+};
+void buildCudaToPtxPipeline(mlir::OpPassManager &pm,
+                            const CudaTargetOptions &options);
 
 /// Registers Kiln's passes and named pipelines with the global registry.
 void registerKilnPassesAndPipelines();

@@ -142,6 +142,29 @@ def Bufferize : Pass<"kiln-bufferize", "::mlir::ModuleOp"> {
   ];
 }
 
+def GpuLaunch : Pass<"kiln-gpu-launch"> {
+  let summary = "Turn thread-block foralls into gpu.launch and map their threads";
+  let description = [{
+    Runs after bufferization on the output of `kiln-tile-and-fuse`'s GPU
+    levels. Every `scf.forall` mapped to `#gpu.block<linear_dim_*>` becomes
+    a `gpu.launch` whose grid is the forall's trip count (the product over
+    its dimensions, computed on the host, on grid x: dynamic token counts
+    need no bound) and whose block is as large as the largest thread forall
+    inside it (x, y, z). Block ids are delinearized into the forall's
+    induction variables. The `#gpu.thread` foralls are then mapped with the
+    upstream `mapNestedForallToThreadsImpl` (threads beyond a forall's count
+    are predicated off; a barrier follows each forall, which orders e.g.
+    a row sum before the columns that read it). Buffers the kernel
+    allocates must be static: outside thread foralls they become workgroup
+    attributions of the launch (shared memory), inside them allocas
+    (private to the thread).
+  }];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect",
+    "::mlir::affine::AffineDialect", "::mlir::memref::MemRefDialect"
+  ];
+}
+
 def EmitCpuEntryABI : Pass<"kiln-emit-cpu-entry-abi", "::mlir::ModuleOp"> {
   let summary = "Give the lowered CPU module the runtime's calling convention";
   let description = [{
