@@ -313,11 +313,12 @@ def template(bos, bos_id):
 class ByteBpe:
     SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"]
 
-    def __init__(self):
+    def __init__(self, texts=(CORPUS,), num_merges=400):
         counts = Counter()
-        for piece in llama3_split(CORPUS):
-            counts[tuple(byte_level(piece))] += 1
-        self.merges = train_bpe(counts, 400)
+        for text in texts:
+            for piece in llama3_split(text):
+                counts[tuple(byte_level(piece))] += 1
+        self.merges = train_bpe(counts, num_merges)
         self.vocab = {}
         for b in range(256):
             self.vocab[BYTE_TO_CHAR[b]] = b

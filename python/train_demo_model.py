@@ -31,13 +31,13 @@ import re
 import subprocess
 import sys
 import time
-from collections import Counter
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import make_model_dir  # noqa: E402
 import safetensors_np  # noqa: E402
 import tokenizer_fixtures as tf  # noqa: E402
 
@@ -76,20 +76,7 @@ class DemoTokenizer(tf.ByteBpe):
     SPECIALS = [BOS, EOS]
 
     def __init__(self, texts, vocab_size):
-        counts = Counter()
-        for t in texts:
-            for piece in tf.llama3_split(t):
-                counts[tuple(tf.byte_level(piece))] += 1
-        merges = vocab_size - 256 - len(self.SPECIALS)
-        self.merges = tf.train_bpe(counts, merges)
-        self.vocab = {tf.BYTE_TO_CHAR[b]: b for b in range(256)}
-        for a, b in self.merges:
-            self.vocab.setdefault(a + b, len(self.vocab))
-        self.ranks = {m: r for r, m in enumerate(self.merges)}
-        base = len(self.vocab)
-        self.special_ids = {s: base + k for k, s in enumerate(self.SPECIALS)}
-        self.id_to_token = {i: t for t, i in self.vocab.items()}
-        self.id_to_token.update({i: s for s, i in self.special_ids.items()})
+        super().__init__(texts, vocab_size - 256 - len(self.SPECIALS))
         self.cache = {}
 
     @classmethod
@@ -214,33 +201,17 @@ def build_model(torch, cfg):
 
 
 def config_json(args, vocab_size, tok):
-    return {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
-        "hidden_size": args.hidden,
-        "intermediate_size": args.intermediate,
-        "num_hidden_layers": args.layers,
-        "num_attention_heads": args.heads,
-        "num_key_value_heads": args.kv_heads,
-        "head_dim": args.hidden // args.heads,
-        "hidden_act": "silu",
-        "max_position_embeddings": args.max_positions,
-        "rms_norm_eps": 1e-5,
-        "rope_theta": 10000.0,
-        "rope_scaling": None,
-        "attention_bias": False,
-        "attention_dropout": 0.0,
-        "mlp_bias": False,
-        "initializer_range": 0.02,
-        "pretraining_tp": 1,
-        "use_cache": True,
-        "vocab_size": vocab_size,
-        "tie_word_embeddings": True,
-        "bos_token_id": tok.special_ids[BOS],
-        "eos_token_id": tok.special_ids[EOS],
-        "torch_dtype": "bfloat16",
-        "transformers_version": "4.44.0",
-    }
+    cfg = make_model_dir.hf_config(dict(
+        architecture="llama", hidden_size=args.hidden,
+        intermediate_size=args.intermediate, num_hidden_layers=args.layers,
+        num_attention_heads=args.heads, num_key_value_heads=args.kv_heads,
+        head_dim=args.hidden // args.heads, vocab_size=vocab_size,
+        max_position_embeddings=args.max_positions, rms_norm_eps=1e-5,
+        rope_theta=10000.0, rope_scaling=None, sliding_window=None,
+        tie_word_embeddings=True), dtype="BF16")
+    cfg.update(bos_token_id=tok.special_ids[BOS],
+               eos_token_id=tok.special_ids[EOS])
+    return cfg
 
 
 def write_json(path, obj):
