@@ -51,6 +51,50 @@ def unescape(text):
     return out.decode("utf-8")
 
 
+def kernels_of(text):
+    """[(name, ptx)] of every gpu.binary in MLIR text."""
+    return [(m.group(1), unescape(m.group(2))) for m in BINARY.finditer(text)]
+
+
+def assemble(name, ptx, ptxas, out_dir):
+    """Runs `ptxas -v` on one kernel; returns (arch, info dict or None,
+    ptxas messages)."""
+    target = re.search(r"^\.target (sm_\w+)", ptx, re.M)
+    arch = target.group(1) if target else "sm_90"
+    path = os.path.join(out_dir, name + ".ptx")
+    with open(path, "w") as f:
+        f.write(ptx)
+    proc = subprocess.run([ptxas, "-v", f"-arch={arch}", path, "-o",
+                           os.devnull], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return arch, None, proc.stderr
+    info = {k: int(m.group(1)) if (m := r.search(proc.stderr)) else 0
+            for k, r in INFO.items()}
+    return arch, info, proc.stderr
+
+
+HEADER = (f"{'kernel':40} {'arch':6} {'regs':>5} {'spill st':>9} "
+          f"{'spill ld':>9} {'stack':>6} {'smem':>6}")
+
+
+def report(kernels, ptxas, no_spills, out_dir, prefix=""):
+    """Prints one row per kernel; returns whether all passed."""
+    ok = True
+    for name, ptx in kernels:
+        arch, info, messages = assemble(name, ptx, ptxas, out_dir)
+        if info is None:
+            print(f"{prefix}{name:40} {arch:6} ptxas failed:\n{messages}")
+            ok = False
+            continue
+        print(f"{prefix}{name:40} {arch:6} {info['registers']:5d} "
+              f"{info['spill_stores']:9d} {info['spill_loads']:9d} "
+              f"{info['stack']:6d} {info['smem']:6d}")
+        if no_spills and (info["spill_stores"] or info["spill_loads"]):
+            print(f"ptx_report: {name} spills registers", file=sys.stderr)
+            ok = False
+    return ok
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("input", help="MLIR file, or - for stdin")
@@ -61,8 +105,7 @@ def main(argv=None):
     ap.add_argument("--keep", help="directory to keep the .ptx files in")
     args = ap.parse_args(argv)
     text = sys.stdin.read() if args.input == "-" else open(args.input).read()
-    kernels = [(m.group(1), unescape(m.group(2)))
-               for m in BINARY.finditer(text)]
+    kernels = kernels_of(text)
     if not kernels:
         print("ptx_report: no gpu.binary with PTX in the input",
               file=sys.stderr)
@@ -72,33 +115,11 @@ def main(argv=None):
         return 1
     out_dir = args.keep or tempfile.mkdtemp(prefix="kiln-ptx-")
     os.makedirs(out_dir, exist_ok=True)
-    failed = False
-    print(f"{'kernel':40} {'arch':6} {'regs':>5} {'spill st':>9} "
-          f"{'spill ld':>9} {'stack':>6} {'smem':>6}")
-    for name, ptx in kernels:
-        target = re.search(r"^\.target (sm_\w+)", ptx, re.M)
-        arch = target.group(1) if target else "sm_90"
-        path = os.path.join(out_dir, name + ".ptx")
-        with open(path, "w") as f:
-            f.write(ptx)
-        proc = subprocess.run([args.ptxas, "-v", f"-arch={arch}", path,
-                               "-o", os.devnull], capture_output=True,
-                              text=True)
-        if proc.returncode != 0:
-            print(f"{name:40} {arch:6} ptxas failed:\n{proc.stderr}")
-            failed = True
-            continue
-        info = {k: int(m.group(1)) if (m := r.search(proc.stderr)) else 0
-                for k, r in INFO.items()}
-        print(f"{name:40} {arch:6} {info['registers']:5d} "
-              f"{info['spill_stores']:9d} {info['spill_loads']:9d} "
-              f"{info['stack']:6d} {info['smem']:6d}")
-        if args.no_spills and (info["spill_stores"] or info["spill_loads"]):
-            print(f"ptx_report: {name} spills registers", file=sys.stderr)
-            failed = True
-    print(f"{len(kernels)} kernels, " + ("FAILED" if failed else "all "
-                                         "accepted by ptxas"))
-    return 1 if failed else 0
+    print(HEADER)
+    ok = report(kernels, args.ptxas, args.no_spills, out_dir)
+    print(f"{len(kernels)} kernels, " + ("all accepted by ptxas" if ok
+                                         else "FAILED"))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

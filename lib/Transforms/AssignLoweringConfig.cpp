@@ -13,6 +13,14 @@ using namespace mlir;
 using namespace kiln;
 
 namespace {
+bool hasDynamicReduction(linalg::LinalgOp op) {
+  for (auto [range, iter] :
+       llvm::zip(op.getStaticLoopRanges(), op.getIteratorTypesArray()))
+    if (iter == utils::IteratorType::reduction && ShapedType::isDynamic(range))
+      return true;
+  return false;
+}
+
 struct AssignLoweringConfigPass final
     : kiln::impl::AssignLoweringConfigBase<AssignLoweringConfigPass> {
   using Base::Base;
@@ -31,6 +39,13 @@ struct AssignLoweringConfigPass final
                    : WalkResult::interrupt();
       bool isRoot = !isFusedIntoConsumers(op);
       if (gpu) {
+        // Until the GPU has its own attention kernels, ops the CPU
+        // recomputes per tile over a dynamic extent (attention scores, row
+        // maxima and sums over kv_len) are kernels of their own, with their
+        // results in global memory: a block cannot allocate a buffer of
+        // run-time size.
+        if (op->hasAttr(kFuseIntoConsumersAttrName) || hasDynamicReduction(op))
+          isRoot = true;
         // Ops fused into a block get their threads when the block is split
         // (kiln-tile-and-fuse level=thread).
         if (isRoot)

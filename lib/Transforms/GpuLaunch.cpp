@@ -90,12 +90,33 @@ struct GpuLaunchPass final : kiln::impl::GpuLaunchBase<GpuLaunchPass> {
   using Base::Base;
 
   void runOnOperation() override {
+    IRRewriter rewriter(&getContext());
+    // Bufferization leaves copies of a buffer onto itself where a tile was
+    // computed in place: no-ops, but every thread of a block would run them.
+    getOperation()->walk([&](linalg::CopyOp copy) {
+      if (copy.getInputs().front() == copy.getOutputs().front())
+        rewriter.eraseOp(copy);
+    });
+    // Foralls of the llm lowering that no GPU level mapped (the KV-cache
+    // write, one sequence per iteration) are grids of one-thread blocks.
+    MLIRContext *ctx = &getContext();
+    getOperation()->walk([&](scf::ForallOp forall) {
+      if (forall.getMapping() || forall->getParentOfType<scf::ForallOp>() ||
+          forall->getParentOfType<gpu::LaunchOp>())
+        return;
+      SmallVector<Attribute> mapping;
+      for (int64_t d = 0, rank = forall.getRank(); d < rank; ++d)
+        mapping.push_back(gpu::GPUBlockMappingAttr::get(
+            ctx, static_cast<gpu::MappingId>(
+                     static_cast<int64_t>(gpu::MappingId::LinearDim0) + rank -
+                     1 - d)));
+      forall.setMappingAttr(ArrayAttr::get(ctx, mapping));
+    });
     SmallVector<scf::ForallOp> blocks;
     getOperation()->walk([&](scf::ForallOp forall) {
       if (hasMapping<gpu::GPUBlockMappingAttr>(forall))
         blocks.push_back(forall);
     });
-    IRRewriter rewriter(&getContext());
     for (scf::ForallOp block : blocks)
       if (failed(launch(rewriter, block)))
         return signalPassFailure();
