@@ -1,15 +1,19 @@
 //===- kiln-compile.cpp - compile a decoder model ahead of time ----------===//
 //
 //   kiln-compile MODEL_DIR -o model.kiln [--target cpu]
+//   kiln-compile MODEL_DIR --target cuda --arch sm_90 --emit gpu|plan
 //
 // reads MODEL_DIR/config.json (no weights needed), builds the llm graph,
 // runs the CPU pipeline stage by stage with progress on stderr, generates
 // native code and writes a versioned artifact (see docs/artifact.md).
 // `--builtin NAME` replaces MODEL_DIR with a built-in config, and `--emit`
-// stops at an intermediate form for study.
+// stops at an intermediate form for study. The CUDA target stops at the
+// kernels (PTX) and the launch plans for now: its artifact section and the
+// runtime's CUDA backend are the next steps.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Artifact/Artifact.h"
+#include "kiln/Artifact/LaunchPlan.h"
 #include "kiln/Model/HuggingFaceConfig.h"
 #include "kiln/Model/ModelBuilder.h"
 #include "kiln/Pipelines/Pipelines.h"
@@ -17,9 +21,11 @@
 #include "kiln/runtime/ArtifactFormat.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -51,8 +57,14 @@ static cl::opt<std::string>
                           "model directory (tiny, llama3-8b)"),
                  cl::init(""), cl::cat(kCategory));
 static cl::opt<std::string> targetOpt("target",
-                                      cl::desc("Target: cpu (default)"),
+                                      cl::desc("Target: cpu (default) or "
+                                               "cuda"),
                                       cl::init("cpu"), cl::cat(kCategory));
+static cl::opt<std::string>
+    archOpt("arch",
+            cl::desc("cuda target: GPU architecture, sm_80, sm_86, sm_89, "
+                     "sm_90 (default) or sm_90a"),
+            cl::init("sm_90"), cl::cat(kCategory));
 static cl::opt<std::string>
     cpuOpt("cpu",
            cl::desc("CPU to generate code for: native (default), generic, "
@@ -83,7 +95,9 @@ enum class Emit {
   Bufferized,
   LLVMDialect,
   LLVMIR,
-  Artifact
+  Artifact,
+  Gpu,
+  Plan
 };
 static cl::opt<Emit> emitOpt(
     "emit", cl::desc("What to write to the output"),
@@ -94,7 +108,11 @@ static cl::opt<Emit> emitOpt(
                clEnumValN(Emit::LLVMDialect, "llvm", "the LLVM dialect"),
                clEnumValN(Emit::LLVMIR, "llvmir", "LLVM IR"),
                clEnumValN(Emit::Artifact, "artifact",
-                          "the artifact for kiln-run (default)")),
+                          "the artifact for kiln-run (default)"),
+               clEnumValN(Emit::Gpu, "gpu",
+                          "cuda: host functions and PTX kernels"),
+               clEnumValN(Emit::Plan, "plan",
+                          "cuda: the entries' launch plans (JSON)")),
     cl::init(Emit::Artifact), cl::cat(kCategory));
 static cl::opt<std::string> outputOpt("o",
                                       cl::desc("Output file ('-' for "
@@ -154,9 +172,37 @@ int main(int argc, char **argv) {
       "Kiln: compile a decoder model ahead of time\n\n"
       "  kiln-compile MODEL_DIR -o model.kiln [--target cpu]\n");
 
-  if (targetOpt != "cpu")
+  if (targetOpt != "cpu" && targetOpt != "cuda")
     return fail("--target: '" + targetOpt +
-                "' is not supported (supported: cpu)");
+                "' is not supported (supported: cpu, cuda)");
+  bool cuda = targetOpt == "cuda";
+  if (!cuda && emitOpt >= Emit::Gpu)
+    return fail("--emit gpu and plan are for --target cuda");
+  if (cuda && emitOpt != Emit::LLM && emitOpt != Emit::Linalg &&
+      emitOpt != Emit::Gpu && emitOpt != Emit::Plan)
+    return fail("--target cuda: --emit llm, linalg, gpu or plan (the CUDA "
+                "artifact and the runtime's CUDA backend are not written "
+                "yet)");
+  std::optional<CudaTargetOptions> cudaTarget;
+  if (cuda) {
+    static const std::pair<const char *, const char *> kArchs[] = {
+        {"sm_80", "+ptx75"},
+        {"sm_86", "+ptx75"},
+        {"sm_89", "+ptx78"},
+        {"sm_90", "+ptx80"},
+        {"sm_90a", "+ptx80"}};
+    for (auto [arch, features] : kArchs)
+      if (archOpt == arch) {
+        cudaTarget.emplace();
+        cudaTarget->chip = arch;
+        cudaTarget->features = features;
+      }
+    if (!cudaTarget)
+      return fail("--arch: '" + archOpt +
+                  "' is not supported (sm_80, sm_86, sm_89, sm_90, sm_90a)");
+  } else if (archOpt.getNumOccurrences()) {
+    return fail("--arch is for --target cuda");
+  }
   if (optLevelOpt > 3)
     return fail("-O: expected 0 to 3");
   llvm::Expected<ModelConfig> cfgOr = loadConfig();
@@ -251,8 +297,11 @@ int main(int argc, char **argv) {
       {"tile and fuse", Emit::Tiled, buildCpuTilePipeline},
       {"bufferize", Emit::Bufferized, buildCpuBufferizePipeline},
       {"lower to LLVM", Emit::LLVMDialect, buildCpuToLLVMPipeline}};
+  if (cuda)
+    stages[1] = {"tile for the GPU", Emit::Gpu, buildCudaTilePipeline};
   for (const Stage &stage : stages) {
-    if (emitOpt < stage.after)
+    // The CUDA target runs the first two stages here, the rest below.
+    if (emitOpt < stage.after || (cuda && &stage - stages >= 2))
       break;
     start = Clock::now();
     PassManager pm(&context);
@@ -264,7 +313,39 @@ int main(int argc, char **argv) {
 
   std::string text;
   llvm::raw_string_ostream os(text);
-  if (emitOpt >= Emit::LLVMIR) {
+  if (cuda && emitOpt >= Emit::Gpu) {
+    // Kernels to PTX, then the layer functions inlined into the entries so
+    // that each entry's host side is one block of sizes and launches.
+    start = Clock::now();
+    PassManager pm(&context);
+    buildCudaToPtxPipeline(pm, *cudaTarget);
+    if (failed(pm.run(*module)))
+      return fail("the 'kernels to PTX' stage failed");
+    size_t kernels = 0;
+    module->walk([&](gpu::BinaryOp) { ++kernels; });
+    reportStage({"kernels to PTX", secondsSince(start), kernels, "kernels"});
+    start = Clock::now();
+    PassManager inliner(&context);
+    if (failed(parsePassPipeline("inline,canonicalize,cse", inliner)) ||
+        failed(inliner.run(*module)))
+      return fail("inlining the host functions failed");
+    if (emitOpt == Emit::Gpu) {
+      module->print(os);
+    } else {
+      llvm::json::Array plans;
+      for (llvm::StringRef name : {kPrefillFuncName, kDecodeStepFuncName}) {
+        auto entry = module->lookupSymbol<func::FuncOp>(name);
+        if (!entry)
+          return fail("no entry '" + name + "' after lowering");
+        llvm::Expected<llvm::json::Object> plan = extractLaunchPlan(entry);
+        if (!plan)
+          return fail(llvm::toString(plan.takeError()));
+        plans.push_back(std::move(*plan));
+      }
+      os << llvm::formatv("{0:2}", llvm::json::Value(std::move(plans))) << "\n";
+      reportStage({"launch plans", secondsSince(start), 2, "entries"});
+    }
+  } else if (emitOpt >= Emit::LLVMIR) {
     start = Clock::now();
     llvm::LLVMContext llvmContext;
     std::unique_ptr<llvm::Module> llvmModule =
@@ -337,6 +418,10 @@ int main(int argc, char **argv) {
   if (target)
     summary << llvm::formatv("  target      cpu {0} ({1})\n", target->cpu,
                              target->triple);
+  if (cudaTarget)
+    summary << llvm::formatv("  target      cuda {0} (PTX {1})\n",
+                             cudaTarget->chip.getValue(),
+                             cudaTarget->features.getValue());
   for (const StageReport &r : report)
     summary << llvm::formatv("  {0,-17} {1,7:F3}s {2,8} {3}\n", r.name,
                              r.seconds, r.ops, r.unit);
