@@ -76,7 +76,7 @@ describeValue(Type type, llvm::StringRef binding) {
 
 llvm::Expected<llvm::json::Object>
 kiln::buildManifest(ModuleOp llmModule, const ModelConfig &config,
-                    const CpuTarget &target) {
+                    llvm::json::Object target) {
   llvm::json::Array entries;
   llvm::json::Array weights;
   llvm::StringSet<> seenWeights;
@@ -149,12 +149,7 @@ kiln::buildManifest(ModuleOp llmModule, const ModelConfig &config,
       {"producer", "kiln-compile"},
       {"dtype", dtypeName(config.dtype)},
       {"model", std::move(model)},
-      {"target",
-       llvm::json::Object{{"kind", "cpu"},
-                          {"section", artifact::kCpuSharedObjectSection},
-                          {"triple", target.triple},
-                          {"cpu", target.cpu},
-                          {"features", target.features}}},
+      {"target", std::move(target)},
       {"entries", std::move(entries)},
       {"weights", std::move(weights)},
       {"kv_cache", std::move(kvCache)},
@@ -164,4 +159,12 @@ kiln::buildManifest(ModuleOp llmModule, const ModelConfig &config,
       {"workspace",
        llvm::json::Object{{"kind", "pool"},
                           {"sizing", "decode step at max context"}}}};
+}
+
+llvm::json::Object kiln::cpuTargetManifest(const CpuTarget &target) {
+  return llvm::json::Object{{"kind", "cpu"},
+                            {"section", artifact::kCpuSharedObjectSection},
+                            {"triple", target.triple},
+                            {"cpu", target.cpu},
+                            {"features", target.features}};
 }

@@ -3,6 +3,7 @@
 
 #include "kiln/runtime/ArtifactFormat.h"
 #include "kiln/runtime/Error.h"
+#include "kiln/runtime/LaunchPlan.h"
 #include "kiln/runtime/Safetensors.h"
 
 #include <nlohmann/json.hpp>
@@ -188,6 +189,29 @@ Manifest kiln::rt::parseManifest(const std::string &text,
     m.target.triple = r.str(target, "triple", "target");
     m.target.cpu = r.str(target, "cpu", "target");
     m.target.features = r.str(target, "features", "target");
+  } else if (m.target.kind == "cuda") {
+    m.target.arch = r.str(target, "arch", "target");
+    const json &modules = r.array(target, "modules", "target");
+    for (size_t i = 0; i < modules.size(); ++i) {
+      std::string path = "target.modules[" + std::to_string(i) + "]";
+      CudaModuleDesc mod;
+      mod.name = r.str(modules[i], "name", path);
+      mod.ptxSection = r.str(modules[i], "ptx", path);
+      if (modules[i].contains("cubin"))
+        mod.cubinSection = r.str(modules[i], "cubin", path);
+      m.target.modules.push_back(std::move(mod));
+    }
+    const json &plans = r.array(doc, "launch_plans", "");
+    for (size_t i = 0; i < plans.size(); ++i) {
+      std::string path = "launch_plans[" + std::to_string(i) + "]";
+      std::string entry = r.str(plans[i], "entry", path);
+      std::string text = plans[i].dump();
+      LaunchPlan::fromJson(text, name + ": manifest field '" + path + "'");
+      m.launchPlans[entry] = std::move(text);
+    }
+  } else {
+    r.fail("target.kind",
+           "expected 'cpu' or 'cuda', got '" + m.target.kind + "'");
   }
 
   const json &entries = r.array(doc, "entries", "");
@@ -298,6 +322,11 @@ Artifact Artifact::parse(const uint8_t *data, size_t size,
       throw Error(name + ": duplicate section '" + sectionName + "'");
   }
   a.manifest_ = parseManifest(a.section(kManifestSection), name);
+  for (const CudaModuleDesc &mod : a.manifest_.target.modules)
+    for (const std::string *sec : {&mod.ptxSection, &mod.cubinSection})
+      if (!sec->empty() && !a.hasSection(*sec))
+        throw Error(name + ": kernel module '" + mod.name +
+                    "' names section '" + *sec + "', which is missing");
   if (!a.hasSection(a.manifest_.target.section))
     throw Error(name + ": manifest field 'target.section': no section '" +
                 a.manifest_.target.section + "' in the artifact");

@@ -69,10 +69,15 @@ LoadedModel::LoadedModel(const std::string &artifactPath,
       progress(msg);
   };
   const Manifest &m = manifest();
+  bool cuda = m.target.kind == "cuda";
   say("artifact " + artifactPath + ": " + m.model.name + ", " +
       std::to_string(m.model.numLayers) + " layers, " + dtypeName(m.dtype) +
-      ", target " + m.target.kind + " (" + m.target.cpu + ")");
-  kernels_ = std::make_unique<CpuKernels>(artifact_);
+      ", target " + m.target.kind + " (" +
+      (cuda ? m.target.arch : m.target.cpu) + ")");
+  // The CUDA backend loads its kernels itself (CudaSession); the weights
+  // are bound here on the host for both targets.
+  if (!cuda)
+    kernels_ = std::make_unique<CpuKernels>(artifact_);
 
   size_t done = 0, total = m.weights.size();
   size_t totalBytes = 0;
@@ -119,6 +124,9 @@ Session::Session(const LoadedModel &model, int64_t maxContext)
     : model_(model), maxContext_(maxContext),
       vocab_(model.manifest().model.vocabSize) {
   const Manifest &m = model.manifest();
+  if (m.target.kind != "cpu")
+    throw Error(model.artifact().name() + ": compiled for target '" +
+                m.target.kind + "'; the CPU session cannot run it");
   if (maxContext < 1)
     throw Error("--max-context must be at least 1");
   if (maxContext > m.model.maxPositionEmbeddings)
@@ -331,4 +339,14 @@ const float *Session::decode(int32_t id) {
   const float *logits = run(decode_, 1);
   decodeGrowth_ += pool_.growthCount() - before;
   return logits;
+}
+
+std::string Session::describe() const {
+  char line[160];
+  std::snprintf(line, sizeof(line),
+                "cpu: workspace %zu blocks, %.1f MiB, %llu allocations "
+                "during decode",
+                pool_.numBlocks(), pool_.reservedBytes() / 1048576.0,
+                static_cast<unsigned long long>(decodeGrowth_));
+  return line;
 }

@@ -66,6 +66,11 @@ static cl::opt<std::string>
                      "sm_90 (default) or sm_90a"),
             cl::init("sm_90"), cl::cat(kCategory));
 static cl::opt<std::string>
+    cudaPathOpt("cuda-path",
+                cl::desc("cuda target: the CUDA toolkit (libdevice, ptxas "
+                         "for cubins; default /usr/local/cuda)"),
+                cl::init("/usr/local/cuda"), cl::cat(kCategory));
+static cl::opt<std::string>
     cpuOpt("cpu",
            cl::desc("CPU to generate code for: native (default), generic, "
                     "or an LLVM CPU name"),
@@ -141,6 +146,67 @@ int fail(const llvm::Twine &msg) {
   return 1;
 }
 
+/// The CUDA artifact: the manifest (with the target's kernel modules and
+/// the entries' launch plans), each module's PTX and, when the toolkit's
+/// ptxas is there, its cubin for the chosen architecture.
+template <typename Progress, typename Report>
+llvm::Error writeCudaArtifact(ModuleOp module, const CudaTargetOptions &target,
+                              llvm::json::Object manifest,
+                              llvm::json::Array plans, Progress &progress,
+                              Report &reportStage) {
+  Clock::time_point start = Clock::now();
+  std::string ptxas = target.cudaPath + "/bin/ptxas";
+  bool haveCubins = llvm::sys::fs::can_execute(ptxas);
+  if (!haveCubins)
+    progress("  no " + ptxas + ": PTX only (the driver compiles it at load)");
+  std::vector<ArtifactSection> sections;
+  llvm::json::Array modules;
+  size_t cubinBytes = 0;
+  for (gpu::BinaryOp binary : module.getOps<gpu::BinaryOp>()) {
+    auto object = cast<gpu::ObjectAttr>(binary.getObjects()[0]);
+    std::string name = binary.getSymName().str();
+    llvm::json::Object entry{{"name", name}, {"ptx", "ptx:" + name}};
+    sections.push_back({"ptx:" + name, object.getObject().str()});
+    if (haveCubins) {
+      llvm::Expected<std::string> cubin =
+          assembleCubin(object.getObject().getValue(), target.chip, ptxas);
+      if (!cubin)
+        return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                       "kernel module '" + name + "': " +
+                                           llvm::toString(cubin.takeError()));
+      cubinBytes += cubin->size();
+      entry["cubin"] = "cubin:" + name;
+      sections.push_back({"cubin:" + name, std::move(*cubin)});
+    }
+    modules.push_back(std::move(entry));
+  }
+  if (modules.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the CUDA target produced no kernels");
+  reportStage({haveCubins ? "ptxas (cubins)" : "PTX only", secondsSince(start),
+               cubinBytes, "bytes of cubins"});
+  std::string firstSection = sections.front().name;
+  manifest["target"] =
+      llvm::json::Object{{"kind", "cuda"},
+                         {"section", firstSection},
+                         {"arch", target.chip.getValue()},
+                         {"ptx_isa", target.features.getValue()},
+                         {"modules", std::move(modules)}};
+  manifest["launch_plans"] = std::move(plans);
+  std::string manifestText;
+  llvm::raw_string_ostream ms(manifestText);
+  ms << llvm::formatv("{0:2}", llvm::json::Value(std::move(manifest)));
+  sections.insert(sections.begin(),
+                  ArtifactSection{artifact::kManifestSection, manifestText});
+  start = Clock::now();
+  if (llvm::Error e = writeArtifact(outputOpt, sections))
+    return e;
+  uint64_t size = 0;
+  llvm::sys::fs::file_size(outputOpt, size);
+  reportStage({"write artifact", secondsSince(start), size, "bytes"});
+  return llvm::Error::success();
+}
+
 llvm::Expected<ModelConfig> loadConfig() {
   if (!modelDirOpt.empty() && !builtinModel.empty())
     return llvm::createStringError(
@@ -179,10 +245,9 @@ int main(int argc, char **argv) {
   if (!cuda && emitOpt >= Emit::Gpu)
     return fail("--emit gpu and plan are for --target cuda");
   if (cuda && emitOpt != Emit::LLM && emitOpt != Emit::Linalg &&
-      emitOpt != Emit::Gpu && emitOpt != Emit::Plan)
-    return fail("--target cuda: --emit llm, linalg, gpu or plan (the CUDA "
-                "artifact and the runtime's CUDA backend are not written "
-                "yet)");
+      emitOpt != Emit::Gpu && emitOpt != Emit::Plan &&
+      emitOpt != Emit::Artifact)
+    return fail("--target cuda: --emit llm, linalg, gpu, plan or artifact");
   std::optional<CudaTargetOptions> cudaTarget;
   if (cuda) {
     static const std::pair<const char *, const char *> kArchs[] = {
@@ -196,6 +261,7 @@ int main(int argc, char **argv) {
         cudaTarget.emplace();
         cudaTarget->chip = arch;
         cudaTarget->features = features;
+        cudaTarget->cudaPath = cudaPathOpt;
       }
     if (!cudaTarget)
       return fail("--arch: '" + archOpt +
@@ -228,7 +294,7 @@ int main(int argc, char **argv) {
     return fail("an artifact needs an output file: -o FILE");
 
   std::optional<CpuTarget> target;
-  if (emitOpt == Emit::Artifact) {
+  if (emitOpt == Emit::Artifact && !cuda) {
     llvm::Expected<CpuTarget> targetOr = resolveCpuTarget(cpuOpt);
     if (!targetOr)
       return fail(llvm::toString(targetOr.takeError()));
@@ -266,8 +332,9 @@ int main(int argc, char **argv) {
                       !binding.getValue().starts_with("kv_cache:");
   std::optional<llvm::json::Object> manifest;
   if (emitOpt == Emit::Artifact) {
-    llvm::Expected<llvm::json::Object> manifestOr =
-        buildManifest(*module, cfg, *target);
+    // The CUDA target's description is complete once its kernels exist.
+    llvm::Expected<llvm::json::Object> manifestOr = buildManifest(
+        *module, cfg, cuda ? llvm::json::Object{} : cpuTargetManifest(*target));
     if (!manifestOr)
       return fail(llvm::toString(manifestOr.takeError()));
     manifest = std::move(*manifestOr);
@@ -297,11 +364,14 @@ int main(int argc, char **argv) {
       {"tile and fuse", Emit::Tiled, buildCpuTilePipeline},
       {"bufferize", Emit::Bufferized, buildCpuBufferizePipeline},
       {"lower to LLVM", Emit::LLVMDialect, buildCpuToLLVMPipeline}};
+  // The CUDA target runs the first two stages here, the rest below.
+  bool cudaKernels =
+      cuda && (emitOpt == Emit::Artifact || emitOpt >= Emit::Gpu);
+  Emit stopAfter = cudaKernels ? Emit::Tiled : emitOpt;
   if (cuda)
-    stages[1] = {"tile for the GPU", Emit::Gpu, buildCudaTilePipeline};
+    stages[1] = {"tile for the GPU", Emit::Tiled, buildCudaTilePipeline};
   for (const Stage &stage : stages) {
-    // The CUDA target runs the first two stages here, the rest below.
-    if (emitOpt < stage.after || (cuda && &stage - stages >= 2))
+    if (stopAfter < stage.after || (cuda && &stage - stages >= 2))
       break;
     start = Clock::now();
     PassManager pm(&context);
@@ -313,7 +383,7 @@ int main(int argc, char **argv) {
 
   std::string text;
   llvm::raw_string_ostream os(text);
-  if (cuda && emitOpt >= Emit::Gpu) {
+  if (cudaKernels) {
     // Kernels to PTX, then the layer functions inlined into the entries so
     // that each entry's host side is one block of sizes and launches.
     start = Clock::now();
@@ -342,8 +412,19 @@ int main(int argc, char **argv) {
           return fail(llvm::toString(plan.takeError()));
         plans.push_back(std::move(*plan));
       }
-      os << llvm::formatv("{0:2}", llvm::json::Value(std::move(plans))) << "\n";
       reportStage({"launch plans", secondsSince(start), 2, "entries"});
+      if (emitOpt == Emit::Plan) {
+        os << llvm::formatv("{0:2}", llvm::json::Value(std::move(plans)))
+           << "\n";
+      } else if (llvm::Error err = writeCudaArtifact(
+                     *module, *cudaTarget, std::move(*manifest),
+                     std::move(plans), progress, reportStage)) {
+        return fail(llvm::toString(std::move(err)));
+      } else {
+        uint64_t size = 0;
+        llvm::sys::fs::file_size(outputOpt, size);
+        text.resize(size);
+      }
     }
   } else if (emitOpt >= Emit::LLVMIR) {
     start = Clock::now();

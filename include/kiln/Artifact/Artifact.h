@@ -42,7 +42,24 @@ llvm::Expected<CpuTarget> resolveCpuTarget(llvm::StringRef cpu);
 /// entry signatures there are the ones the runtime binds.
 llvm::Expected<llvm::json::Object> buildManifest(mlir::ModuleOp llmModule,
                                                  const ModelConfig &config,
-                                                 const CpuTarget &target);
+                                                 llvm::json::Object target);
+
+/// The manifest's "target" object for the CPU target.
+llvm::json::Object cpuTargetManifest(const CpuTarget &target);
+
+/// One kernel module of the CUDA target: its PTX and, when ptxas was
+/// available, its cubin.
+struct CudaModule {
+  std::string name;
+  std::string ptx;
+  std::string cubin;
+};
+
+/// Assembles `ptx` for `arch` with `ptxasPath`; returns the cubin, or an
+/// error with ptxas's messages.
+llvm::Expected<std::string> assembleCubin(llvm::StringRef ptx,
+                                          llvm::StringRef arch,
+                                          llvm::StringRef ptxasPath);
 
 /// Optimizes `module` at `optLevel` for `target`, emits an object file and
 /// links it into a shared object with the system linker (`linker`, or the

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/runtime/ChatTemplate.h"
+#include "kiln/runtime/CudaSession.h"
 #include "kiln/runtime/Error.h"
 #include "kiln/runtime/GenerationConfig.h"
 #include "kiln/runtime/Npy.h"
@@ -99,6 +100,16 @@ Tokenizer loadTokenizer(const std::string &modelDir, const char *why) {
   return Tokenizer::load(path);
 }
 
+/// The session for the artifact's target: the CPU kernels in this process,
+/// or the CUDA backend.
+std::unique_ptr<ModelSession> openSession(const LoadedModel &model,
+                                          int64_t maxContext,
+                                          const LoadedModel::Progress &say) {
+  if (model.manifest().target.kind == "cuda")
+    return std::make_unique<CudaSession>(model, maxContext, say);
+  return std::make_unique<Session>(model, maxContext);
+}
+
 /// The number of leading ids `a` and `b` share.
 size_t commonPrefix(const std::vector<int32_t> &a,
                     const std::vector<int32_t> &b) {
@@ -112,7 +123,8 @@ size_t commonPrefix(const std::vector<int32_t> &a,
 /// conversation with the chat template, prefills what the KV cache does not
 /// hold yet (the cached prefix is kept) and streams the reply.
 int runChat(const RunOptions &o, LoadedModel &model,
-            const GenerationDefaults &generation) {
+            const GenerationDefaults &generation,
+            const LoadedModel::Progress &progress) {
   const Manifest &m = model.manifest();
   Tokenizer tokenizer =
       loadTokenizer(o.weights, "--chat needs the model's tokenizer");
@@ -122,7 +134,8 @@ int runChat(const RunOptions &o, LoadedModel &model,
   int64_t maxContext = o.maxContext;
   if (maxContext == 0)
     maxContext = std::min<int64_t>(m.model.maxPositionEmbeddings, 4096);
-  Session session(model, maxContext);
+  std::unique_ptr<ModelSession> session =
+      openSession(model, maxContext, progress);
   Sampler sampler(o.sampling, m.model.vocabSize);
   bool interactive = isatty(STDIN_FILENO);
   if (!o.quiet)
@@ -156,7 +169,7 @@ int runChat(const RunOptions &o, LoadedModel &model,
     if (line == "/reset") {
       messages.resize(firstTurn);
       cached.clear();
-      session.reset();
+      session->reset();
       std::fputs("[conversation reset]\n", stdout);
       continue;
     }
@@ -175,9 +188,9 @@ int runChat(const RunOptions &o, LoadedModel &model,
     }
     // Keep the cached prefix; at least one token is prefilled for logits.
     size_t keep = std::min(commonPrefix(cached, ids), ids.size() - 1);
-    session.rewind(static_cast<int64_t>(keep));
+    session->rewind(static_cast<int64_t>(keep));
     const float *logits =
-        session.prefill(std::vector<int32_t>(ids.begin() + keep, ids.end()));
+        session->prefill(std::vector<int32_t>(ids.begin() + keep, ids.end()));
     cached = ids;
 
     std::vector<int32_t> reply;
@@ -190,9 +203,9 @@ int runChat(const RunOptions &o, LoadedModel &model,
       reply.push_back(id);
       stream.update(reply, /*final=*/false);
       if (static_cast<int64_t>(reply.size()) >= o.maxNewTokens ||
-          session.position() >= maxContext)
+          session->position() >= maxContext)
         break;
-      logits = session.decode(id);
+      logits = session->decode(id);
       cached.push_back(id);
       ++decodeSteps;
     }
@@ -237,7 +250,7 @@ int run(int argc, char **argv) {
     o.sampling.validate();
   }
   if (o.chat)
-    return runChat(o, model, generation);
+    return runChat(o, model, generation, progress);
   std::optional<Tokenizer> tokenizer;
   if (o.textPrompt) {
     tokenizer = loadTokenizer(o.weights,
@@ -272,7 +285,8 @@ int run(int argc, char **argv) {
                 ", more than " + std::to_string(maxContext) +
                 " (--max-context, max_position_embeddings " +
                 std::to_string(m.model.maxPositionEmbeddings) + ")");
-  Session session(model, maxContext);
+  std::unique_ptr<ModelSession> session =
+      openSession(model, maxContext, progress);
   Clock::time_point tLoaded = Clock::now();
   if (!o.quiet)
     std::fprintf(stderr,
@@ -280,7 +294,7 @@ int run(int argc, char **argv) {
                  "used in place), KV cache %.1f MiB for %lld positions\n",
                  seconds(t0, tLoaded), model.weightBytes() / 1048576.0,
                  model.weightsMappedInPlace(), m.weights.size(),
-                 session.kvCacheBytes() / 1048576.0,
+                 session->kvCacheBytes() / 1048576.0,
                  static_cast<long long>(maxContext));
 
   Sampler sampler(o.sampling, m.model.vocabSize);
@@ -291,7 +305,7 @@ int run(int argc, char **argv) {
     logitsLog.reserve(o.maxNewTokens * m.model.vocabSize);
 
   Clock::time_point tStart = Clock::now();
-  const float *logits = session.prefill(o.promptIds);
+  const float *logits = session->prefill(o.promptIds);
   Clock::time_point tPrefill = Clock::now();
   auto take = [&](const float *l) {
     if (!o.logitsOut.empty())
@@ -311,7 +325,7 @@ int run(int argc, char **argv) {
   for (int64_t step = 1; step < o.maxNewTokens; ++step) {
     if (stopAtEos && isEos(id))
       break;
-    id = take(session.decode(id));
+    id = take(session->decode(id));
     if (stream)
       stream->update(generated, /*final=*/false);
   }
@@ -353,13 +367,8 @@ int run(int argc, char **argv) {
                    "kiln-run: decode %lld tokens in %.2f ms (%.1f tokens/s)\n",
                    static_cast<long long>(decodeSteps), decodeS * 1e3,
                    decodeSteps / decodeS);
-    std::fprintf(stderr,
-                 "kiln-run: workspace %zu blocks, %.1f MiB, %llu allocations "
-                 "during decode; peak resident %.1f MiB\n",
-                 session.workspace().numBlocks(),
-                 session.workspace().reservedBytes() / 1048576.0,
-                 static_cast<unsigned long long>(session.decodeAllocations()),
-                 peakMiB);
+    std::fprintf(stderr, "kiln-run: %s; peak resident %.1f MiB\n",
+                 session->describe().c_str(), peakMiB);
   }
   if (!o.statsJson.empty()) {
     std::ofstream js(o.statsJson);
@@ -372,9 +381,9 @@ int run(int argc, char **argv) {
        << ", \"decode_tok_s\": "
        << (decodeSteps > 0 ? decodeSteps / decodeS : 0.0)
        << ", \"weight_bytes\": " << model.weightBytes()
-       << ", \"kv_cache_bytes\": " << session.kvCacheBytes()
-       << ", \"workspace_bytes\": " << session.workspace().reservedBytes()
-       << ", \"decode_allocations\": " << session.decodeAllocations()
+       << ", \"kv_cache_bytes\": " << session->kvCacheBytes()
+       << ", \"workspace_bytes\": " << session->workspaceBytes()
+       << ", \"decode_allocations\": " << session->decodeAllocations()
        << ", \"peak_rss_bytes\": " << peakBytes << "}\n";
   }
   return 0;

@@ -58,12 +58,22 @@ struct WeightDesc {
   std::vector<int64_t> shape;
 };
 
+/// A kernel module of the CUDA target: the sections holding its PTX and,
+/// when the compiler had ptxas, its cubin.
+struct CudaModuleDesc {
+  std::string name, ptxSection, cubinSection;
+};
+
 struct TargetDesc {
-  std::string kind;
+  std::string kind; ///< "cpu" or "cuda"
   std::string section;
+  // cpu
   std::string triple;
   std::string cpu;
   std::string features;
+  // cuda
+  std::string arch; ///< "sm_90"
+  std::vector<CudaModuleDesc> modules;
 };
 
 struct Manifest {
@@ -77,6 +87,8 @@ struct Manifest {
   DType kvDtype = DType::F32;
   /// [batch, context, kv_heads, head_dim]: the last two are constants.
   std::vector<Dim> kvShape;
+  /// CUDA target: each entry's launch plan (JSON text, validated on load).
+  std::map<std::string, std::string> launchPlans;
 
   const EntryDesc *findEntry(const std::string &name) const;
 };

@@ -71,33 +71,55 @@ private:
   size_t mappedInPlace_ = 0;
 };
 
-class Session {
+/// One sequence being generated, on either target: what kiln-run drives.
+class ModelSession {
 public:
-  /// Allocates the KV cache for `maxContext` positions (batch 1) and sizes
-  /// the workspace with one decode step at that context.
-  Session(const LoadedModel &model, int64_t maxContext);
-
+  virtual ~ModelSession() = default;
   /// Appends `ids` at the current position; returns the logits [vocab] of
   /// the last one. Throws Error if an id is outside the vocabulary or the
   /// tokens do not fit in the context.
-  const float *prefill(const std::vector<int32_t> &ids);
+  virtual const float *prefill(const std::vector<int32_t> &ids) = 0;
   /// Appends one token; returns its logits [vocab].
-  const float *decode(int32_t id);
+  virtual const float *decode(int32_t id) = 0;
   /// Forgets the sequence (the cache is simply overwritten later).
-  void reset() { position_ = 0; }
+  virtual void reset() = 0;
   /// Keeps the first `position` tokens of the sequence and forgets the rest,
   /// so that a chat turn re-uses the cached prefix it shares with the last
   /// one. Throws Error unless 0 <= position <= position().
-  void rewind(int64_t position);
+  virtual void rewind(int64_t position) = 0;
+  virtual int64_t position() const = 0;
+  virtual int64_t maxContext() const = 0;
+  virtual size_t kvCacheBytes() const = 0;
+  /// Bytes of intermediates reserved, and how many allocations decode
+  /// steps made after the sizing (0 when the decode loop allocates nothing).
+  virtual size_t workspaceBytes() const = 0;
+  virtual uint64_t decodeAllocations() const = 0;
+  /// One line for kiln-run's report: where the session runs and its memory.
+  virtual std::string describe() const = 0;
+};
 
-  int64_t position() const { return position_; }
-  int64_t maxContext() const { return maxContext_; }
+class Session final : public ModelSession {
+public:
+  /// Allocates the KV cache for `maxContext` positions (batch 1) and sizes
+  /// the workspace with one decode step at that context. The artifact must
+  /// be for the CPU target (CudaSession runs the CUDA one).
+  Session(const LoadedModel &model, int64_t maxContext);
+
+  const float *prefill(const std::vector<int32_t> &ids) override;
+  const float *decode(int32_t id) override;
+  void reset() override { position_ = 0; }
+  void rewind(int64_t position) override;
+
+  int64_t position() const override { return position_; }
+  int64_t maxContext() const override { return maxContext_; }
+  size_t workspaceBytes() const override { return pool_.reservedBytes(); }
+  std::string describe() const override;
   int64_t vocabSize() const { return vocab_; }
-  size_t kvCacheBytes() const;
+  size_t kvCacheBytes() const override;
   const WorkspacePool &workspace() const { return pool_; }
   /// Workspace blocks created by decode steps after the sizing step (0 when
   /// the decode loop allocates nothing).
-  uint64_t decodeAllocations() const { return decodeGrowth_; }
+  uint64_t decodeAllocations() const override { return decodeGrowth_; }
 
 private:
   struct Binding {

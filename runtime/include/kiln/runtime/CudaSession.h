@@ -1,0 +1,88 @@
+//===- CudaSession.h - generate on an NVIDIA GPU ----------------*- C++ -*-===//
+//
+// The CUDA backend: runs an artifact compiled with --target cuda. It loads
+// the driver (CudaDriver), the kernel modules (the cubin when it matches the
+// GPU, else the PTX, which the driver compiles), uploads the weights, keeps
+// the KV cache and the workspace on the device, and runs each entry by its
+// launch plan (LaunchPlan): sizes evaluated for the call, one
+// cuLaunchKernel per launch on one stream, the logits copied back. The
+// decode step's workspace is allocated once, for the largest context; the
+// decode loop allocates nothing.
+//
+// Status: built and tested here only up to the driver (no GPU on the
+// development machines); its validation on a GPU is the GPU issue's
+// device script. CUDA-graph replay of the decode step is not there yet.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_RUNTIME_CUDASESSION_H
+#define KILN_RUNTIME_CUDASESSION_H
+
+#include "kiln/runtime/CudaDriver.h"
+#include "kiln/runtime/LaunchPlan.h"
+#include "kiln/runtime/Session.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln::rt {
+
+class CudaSession final : public ModelSession {
+public:
+  /// Throws Error when there is no driver or GPU, the GPU is older than the
+  /// artifact's architecture, or any driver call fails (naming it).
+  CudaSession(const LoadedModel &model, int64_t maxContext,
+              const LoadedModel::Progress &progress = nullptr);
+  ~CudaSession() override;
+
+  const float *prefill(const std::vector<int32_t> &ids) override;
+  const float *decode(int32_t id) override;
+  void reset() override { position_ = 0; }
+  void rewind(int64_t position) override;
+  int64_t position() const override { return position_; }
+  int64_t maxContext() const override { return maxContext_; }
+  size_t kvCacheBytes() const override { return kvBytes_; }
+  size_t workspaceBytes() const override;
+  uint64_t decodeAllocations() const override { return decodeAllocations_; }
+  std::string describe() const override;
+
+private:
+  struct DeviceBuffer {
+    cu::DevicePtr ptr = 0;
+    size_t bytes = 0;
+  };
+  struct Entry {
+    std::unique_ptr<LaunchPlan> plan;
+    std::vector<cu::Function> functions; // one per launch
+    std::vector<DeviceBuffer> workspace; // by plan buffer (bound: empty)
+  };
+  DeviceBuffer allocate(size_t bytes, const std::string &what);
+  void release(DeviceBuffer &buffer);
+  Entry prepare(const std::string &name);
+  std::vector<int64_t> symbolValues(const Entry &e, int64_t tokens) const;
+  /// Grows `e`'s workspace buffers to the sizes of `symbols`.
+  bool ensureWorkspace(Entry &e, const std::vector<int64_t> &symbols);
+  const float *run(Entry &e, const int32_t *ids, int64_t tokens);
+
+  const LoadedModel &model_;
+  int64_t maxContext_;
+  int64_t vocab_;
+  int64_t position_ = 0;
+  std::unique_ptr<CudaDriver> driver_;
+  cu::Device device_ = 0;
+  cu::Context context_ = nullptr;
+  cu::Stream stream_ = nullptr;
+  std::string deviceName_;
+  std::map<std::string, cu::Module> modules_;
+  std::map<std::string, DeviceBuffer> bound_; // weights, caches, inputs
+  size_t kvBytes_ = 0;
+  std::vector<int32_t> hostIds_, hostPositions_;
+  std::vector<float> logits_;
+  Entry prefill_, decode_;
+  uint64_t decodeAllocations_ = 0;
+};
+
+} // namespace kiln::rt
+
+#endif // KILN_RUNTIME_CUDASESSION_H

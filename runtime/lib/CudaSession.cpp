@@ -1,0 +1,326 @@
+//===- CudaSession.cpp - generate on an NVIDIA GPU ------------------------===//
+#include "kiln/runtime/CudaSession.h"
+
+#include "kiln/runtime/Error.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+using namespace kiln::rt;
+
+namespace {
+constexpr int kAttrComputeCapabilityMajor = 75;
+constexpr int kAttrComputeCapabilityMinor = 76;
+
+size_t numElements(const std::vector<int64_t> &shape) {
+  size_t n = 1;
+  for (int64_t d : shape)
+    n *= static_cast<size_t>(d);
+  return n;
+}
+
+/// "sm_90" / "sm_90a" -> 90; 0 if malformed.
+int archNumber(const std::string &arch) {
+  if (arch.rfind("sm_", 0) != 0)
+    return 0;
+  int n = 0;
+  for (size_t i = 3; i < arch.size() && std::isdigit(arch[i]); ++i)
+    n = n * 10 + (arch[i] - '0');
+  return n;
+}
+} // namespace
+
+CudaSession::CudaSession(const LoadedModel &model, int64_t maxContext,
+                         const LoadedModel::Progress &progress)
+    : model_(model), maxContext_(maxContext),
+      vocab_(model.manifest().model.vocabSize) {
+  auto say = [&](const std::string &msg) {
+    if (progress)
+      progress(msg);
+  };
+  const Manifest &m = model.manifest();
+  const std::string &name = model.artifact().name();
+  if (m.target.kind != "cuda")
+    throw Error(name + ": compiled for target '" + m.target.kind +
+                "', not cuda");
+  if (maxContext < 1 || maxContext > m.model.maxPositionEmbeddings)
+    throw Error("--max-context " + std::to_string(maxContext) +
+                " is outside [1, max_position_embeddings " +
+                std::to_string(m.model.maxPositionEmbeddings) + "]");
+
+  driver_ = CudaDriver::load();
+  const CudaDriver &d = *driver_;
+  int count = 0;
+  d.check(d.cuDeviceGetCount(&count), "cuDeviceGetCount");
+  if (count < 1)
+    throw Error("no CUDA device (the driver sees none)");
+  d.check(d.cuDeviceGet(&device_, 0), "cuDeviceGet", "device 0");
+  char deviceName[256] = {};
+  d.check(d.cuDeviceGetName(deviceName, sizeof(deviceName), device_),
+          "cuDeviceGetName");
+  deviceName_ = deviceName;
+  int major = 0, minor = 0;
+  d.check(d.cuDeviceGetAttribute(&major, kAttrComputeCapabilityMajor, device_),
+          "cuDeviceGetAttribute", "compute capability");
+  d.check(d.cuDeviceGetAttribute(&minor, kAttrComputeCapabilityMinor, device_),
+          "cuDeviceGetAttribute", "compute capability");
+  int deviceArch = major * 10 + minor;
+  int artifactArch = archNumber(m.target.arch);
+  if (artifactArch == 0 || deviceArch < artifactArch)
+    throw Error(name + ": compiled for " + m.target.arch + ", but " +
+                deviceName_ + " is sm_" + std::to_string(deviceArch) +
+                " (recompile with kiln-compile --arch sm_" +
+                std::to_string(deviceArch) + ")");
+  d.check(d.cuDevicePrimaryCtxRetain(&context_, device_),
+          "cuDevicePrimaryCtxRetain");
+  d.check(d.cuCtxSetCurrent(context_), "cuCtxSetCurrent");
+  d.check(d.cuStreamCreate(&stream_, 0), "cuStreamCreate");
+  say("cuda: " + deviceName_ + " (sm_" + std::to_string(deviceArch) +
+      "), driver " + std::to_string(d.version()));
+
+  // Kernels: the cubin when it was made for exactly this GPU, else the PTX.
+  bool useCubin = deviceArch == artifactArch &&
+                  m.target.arch.find('a') == std::string::npos;
+  for (const CudaModuleDesc &mod : m.target.modules) {
+    bool cubin = useCubin && !mod.cubinSection.empty();
+    std::string image =
+        model.artifact().section(cubin ? mod.cubinSection : mod.ptxSection);
+    if (!cubin)
+      image.push_back('\0'); // the driver reads PTX as a C string
+    cu::Module handle = nullptr;
+    d.check(d.cuModuleLoadData(&handle, image.data()), "cuModuleLoadData",
+            mod.name + (cubin ? " (cubin)" : " (PTX)"));
+    modules_[mod.name] = handle;
+  }
+  say("cuda: " + std::to_string(modules_.size()) + " kernel modules (" +
+      (useCubin ? "cubin" : "PTX, compiled by the driver") + ")");
+
+  // Weights, then the KV cache and the inputs, all on the device.
+  size_t weightBytes = 0;
+  for (const WeightDesc &w : m.weights) {
+    size_t bytes = numElements(w.shape) * dtypeSize(w.dtype);
+    DeviceBuffer buf = allocate(bytes, "weight " + w.name);
+    d.check(d.cuMemcpyHtoD(buf.ptr, model.weight(w.name), bytes),
+            "cuMemcpyHtoD", "weight " + w.name);
+    bound_[w.name] = buf;
+    weightBytes += bytes;
+  }
+  char line[128];
+  std::snprintf(line, sizeof(line), "cuda: %zu weights uploaded, %.1f MiB",
+                m.weights.size(), weightBytes / 1048576.0);
+  say(line);
+  size_t cacheBytes = static_cast<size_t>(maxContext) * m.kvShape[2].value *
+                      m.kvShape[3].value * dtypeSize(m.kvDtype);
+  for (int64_t l = 0; l < m.kvLayers; ++l)
+    for (const char *kv : {"k", "v"}) {
+      std::string binding =
+          "kv_cache:" + std::to_string(l) + ":" + std::string(kv);
+      DeviceBuffer buf = allocate(cacheBytes, binding);
+      d.check(d.cuMemsetD8(buf.ptr, 0, cacheBytes), "cuMemsetD8", binding);
+      bound_[binding] = buf;
+      kvBytes_ += cacheBytes;
+    }
+  for (const char *input : {"input:ids", "input:positions"})
+    bound_[input] = allocate(maxContext * sizeof(int32_t), input);
+  hostIds_.assign(maxContext, 0);
+  hostPositions_.assign(maxContext, 0);
+  logits_.assign(vocab_, 0.0f);
+
+  prefill_ = prepare("prefill");
+  decode_ = prepare("decode_step");
+  // The decode step's workspace, once, for the largest context.
+  position_ = maxContext - 1;
+  ensureWorkspace(decode_, symbolValues(decode_, 1));
+  position_ = 0;
+}
+
+CudaSession::~CudaSession() {
+  if (!driver_)
+    return;
+  // Errors while tearing down are not reported: the process is done with
+  // the GPU either way.
+  for (Entry *e : {&prefill_, &decode_})
+    for (DeviceBuffer &b : e->workspace)
+      release(b);
+  for (auto &[name, buf] : bound_)
+    release(buf);
+  for (auto &[name, mod] : modules_)
+    driver_->cuModuleUnload(mod);
+  if (stream_)
+    driver_->cuStreamDestroy(stream_);
+  if (context_)
+    driver_->cuDevicePrimaryCtxRelease(device_);
+}
+
+CudaSession::DeviceBuffer CudaSession::allocate(size_t bytes,
+                                                const std::string &what) {
+  DeviceBuffer buf;
+  buf.bytes = std::max<size_t>(bytes, 1);
+  driver_->check(driver_->cuMemAlloc(&buf.ptr, buf.bytes), "cuMemAlloc",
+                 what + ", " + std::to_string(buf.bytes) + " bytes");
+  return buf;
+}
+
+void CudaSession::release(DeviceBuffer &buffer) {
+  if (buffer.ptr)
+    driver_->cuMemFree(buffer.ptr);
+  buffer = DeviceBuffer{};
+}
+
+CudaSession::Entry CudaSession::prepare(const std::string &name) {
+  const Manifest &m = model_.manifest();
+  auto it = m.launchPlans.find(name);
+  if (it == m.launchPlans.end())
+    throw Error(model_.artifact().name() + ": no launch plan for entry '" +
+                name + "'");
+  Entry e;
+  e.plan = std::make_unique<LaunchPlan>(LaunchPlan::fromJson(
+      it->second, model_.artifact().name() + ": launch plan '" + name + "'"));
+  for (const PlanBuffer &b : e.plan->buffers())
+    if (!b.workspace() && !bound_.count(b.binding))
+      throw Error(model_.artifact().name() + ": launch plan '" + name +
+                  "' binds '" + b.binding + "', which the runtime lacks");
+  for (const PlanLaunch &launch : e.plan->launches()) {
+    auto mod = modules_.find(launch.module);
+    if (mod == modules_.end())
+      throw Error(model_.artifact().name() + ": launch plan '" + name +
+                  "' launches module '" + launch.module +
+                  "', which the artifact lacks");
+    cu::Function fn = nullptr;
+    driver_->check(
+        driver_->cuModuleGetFunction(&fn, mod->second, launch.function.c_str()),
+        "cuModuleGetFunction", launch.module + "::" + launch.function);
+    e.functions.push_back(fn);
+  }
+  e.workspace.resize(e.plan->buffers().size());
+  return e;
+}
+
+std::vector<int64_t> CudaSession::symbolValues(const Entry &e,
+                                               int64_t tokens) const {
+  std::vector<int64_t> values;
+  for (const PlanSymbol &s : e.plan->symbols()) {
+    if (s.binding == "input:kv_len")
+      values.push_back(position_ + tokens);
+    else if (s.binding.rfind("kv_cache:", 0) == 0)
+      values.push_back(s.dim == 0 ? 1 : maxContext_);
+    else if (s.binding == "input:ids" || s.binding == "input:positions")
+      values.push_back(s.dim == 0 ? 1 : tokens);
+    else
+      throw Error("launch plan '" + e.plan->entry() + "': unknown symbol '" +
+                  s.binding + "'");
+  }
+  return values;
+}
+
+bool CudaSession::ensureWorkspace(Entry &e,
+                                  const std::vector<int64_t> &symbols) {
+  bool grew = false;
+  for (size_t b = 0; b < e.workspace.size(); ++b) {
+    if (!e.plan->buffers()[b].workspace())
+      continue;
+    size_t need = e.plan->workspaceBytes(b, symbols);
+    if (e.workspace[b].ptr && e.workspace[b].bytes >= need)
+      continue;
+    release(e.workspace[b]);
+    e.workspace[b] = allocate(need, "workspace buffer " + std::to_string(b) +
+                                        " of " + e.plan->entry());
+    grew = true;
+  }
+  return grew;
+}
+
+const float *CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
+  for (int64_t i = 0; i < tokens; ++i) {
+    if (ids[i] < 0 || ids[i] >= vocab_)
+      throw Error("token id " + std::to_string(ids[i]) +
+                  " is outside the vocabulary [0, " + std::to_string(vocab_) +
+                  ")");
+    hostIds_[i] = ids[i];
+    hostPositions_[i] = static_cast<int32_t>(position_ + i);
+  }
+  const CudaDriver &d = *driver_;
+  d.check(d.cuMemcpyHtoDAsync(bound_["input:ids"].ptr, hostIds_.data(),
+                              tokens * sizeof(int32_t), stream_),
+          "cuMemcpyHtoDAsync", "input:ids");
+  d.check(d.cuMemcpyHtoDAsync(bound_["input:positions"].ptr,
+                              hostPositions_.data(), tokens * sizeof(int32_t),
+                              stream_),
+          "cuMemcpyHtoDAsync", "input:positions");
+  std::vector<int64_t> symbols = symbolValues(e, tokens);
+  if (ensureWorkspace(e, symbols) && &e == &decode_)
+    ++decodeAllocations_;
+  std::vector<uint64_t> bases, bytes;
+  for (size_t b = 0; b < e.plan->buffers().size(); ++b) {
+    const PlanBuffer &pb = e.plan->buffers()[b];
+    const DeviceBuffer &buf =
+        pb.workspace() ? e.workspace[b] : bound_.at(pb.binding);
+    bases.push_back(buf.ptr);
+    bytes.push_back(buf.bytes);
+  }
+  std::vector<LaunchPlan::Launch> launches =
+      e.plan->evaluate(symbols, bases, bytes);
+  for (size_t i = 0; i < launches.size(); ++i) {
+    LaunchPlan::Launch &l = launches[i];
+    std::vector<void *> params = l.paramPointers();
+    d.check(d.cuLaunchKernel(e.functions[i], l.grid[0], l.grid[1], l.grid[2],
+                             l.plan->block[0], l.plan->block[1],
+                             l.plan->block[2], 0, stream_, params.data(),
+                             nullptr),
+            "cuLaunchKernel", l.plan->module);
+  }
+  // The logits of the (one) sequence: the first row of the result view.
+  const PlanView &result = e.plan->results().at(0);
+  int64_t offset = result.offset.eval(symbols);
+  d.check(d.cuMemcpyDtoHAsync(logits_.data(),
+                              bases[result.buffer] + offset * sizeof(float),
+                              vocab_ * sizeof(float), stream_),
+          "cuMemcpyDtoHAsync", "logits");
+  d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize",
+          e.plan->entry());
+  position_ += tokens;
+  return logits_.data();
+}
+
+const float *CudaSession::prefill(const std::vector<int32_t> &ids) {
+  if (ids.empty())
+    throw Error("prefill of an empty sequence");
+  if (position_ + static_cast<int64_t>(ids.size()) > maxContext_)
+    throw Error(std::to_string(ids.size()) + " tokens at position " +
+                std::to_string(position_) + " do not fit in the context of " +
+                std::to_string(maxContext_));
+  return run(prefill_, ids.data(), static_cast<int64_t>(ids.size()));
+}
+
+const float *CudaSession::decode(int32_t id) {
+  if (position_ + 1 > maxContext_)
+    throw Error("the context of " + std::to_string(maxContext_) +
+                " tokens is full");
+  return run(decode_, &id, 1);
+}
+
+void CudaSession::rewind(int64_t position) {
+  if (position < 0 || position > position_)
+    throw Error("cannot rewind the sequence to position " +
+                std::to_string(position) + ": it holds " +
+                std::to_string(position_) + " tokens");
+  position_ = position;
+}
+
+size_t CudaSession::workspaceBytes() const {
+  size_t total = 0;
+  for (const Entry *e : {&prefill_, &decode_})
+    for (const DeviceBuffer &b : e->workspace)
+      total += b.bytes;
+  return total;
+}
+
+std::string CudaSession::describe() const {
+  char line[200];
+  std::snprintf(line, sizeof(line),
+                "cuda %s: workspace %.1f MiB, %llu allocations during decode",
+                deviceName_.c_str(), workspaceBytes() / 1048576.0,
+                static_cast<unsigned long long>(decodeAllocations_));
+  return line;
+}
