@@ -171,15 +171,22 @@ def run_kiln(args, name, model_dir, prompt, tokens, max_context):
     for p in (artifact, logits_path):
         if os.path.exists(p):
             os.remove(p)
+    if args.prebuilt:
+        # Compiled elsewhere (the GPU machine has no MLIR): the config's
+        # artifact, written by scripts/device/prepare.sh.
+        artifact = os.path.join(args.prebuilt, name + ".kiln")
     cmds = [
         ("compile", [args.kiln_compile, model_dir, "-o", artifact,
-                     "--target", "cpu", "--dtype", "f32"]),
+                     "--target", args.target, "--dtype", "f32"]
+         + (["--arch", args.arch] if args.target == "cuda" else [])),
         ("run", [args.kiln_run, artifact, "--weights", model_dir,
                  "--prompt-ids", ",".join(map(str, prompt)),
                  "--max-new-tokens", str(tokens), "--greedy", "--print-ids",
                  "--logits-out", logits_path, "--max-context",
                  str(max_context), "--seed", "0"]),
     ]
+    if args.prebuilt:
+        cmds = cmds[1:]
     out = ""
     for what, cmd in cmds:
         if args.verbose:
@@ -372,6 +379,12 @@ def main(argv=None):
                     help="base seed (config i uses seed + i)")
     ap.add_argument("--timeout", type=int, default=600,
                     help="seconds per kiln command")
+    ap.add_argument("--target", choices=["cpu", "cuda"], default="cpu",
+                    help="kiln-compile --target (cuda needs a GPU to run)")
+    ap.add_argument("--arch", default="sm_90",
+                    help="with --target cuda: kiln-compile --arch")
+    ap.add_argument("--prebuilt", help="directory with a precompiled "
+                    "CONFIG.kiln per config (no kiln-compile run)")
     ap.add_argument("--torch-as-kiln", action="store_true",
                     help="test benchmarks/torch_eager_decode.py instead of "
                     "Kiln (checks the driver without Kiln)")
@@ -397,6 +410,8 @@ def main(argv=None):
         ap.error("--tokens must be >= 1")
     if not args.torch_as_kiln:
         for flag in ("kiln_compile", "kiln_run"):
+            if flag == "kiln_compile" and args.prebuilt:
+                continue
             path = getattr(args, flag)
             if not path:
                 ap.error(f"--{flag.replace('_', '-')} is required (or "

@@ -232,6 +232,35 @@ llvm::Error Evaluator::evaluate(Operation *op) {
     views[alloc] = v;
     return llvm::Error::success();
   }
+  if (auto getGlobal = dyn_cast<memref::GetGlobalOp>(op)) {
+    // Constant tables (the Llama 3 RoPE frequencies): uploaded once by the
+    // runtime from the bits in the plan.
+    auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+        op, getGlobal.getNameAttr());
+    auto values =
+        global
+            ? dyn_cast_or_null<DenseElementsAttr>(global.getInitialValueAttr())
+            : DenseElementsAttr();
+    MemRefType type = getGlobal.getType();
+    if (!global || !global.getConstant() || !values || !type.hasStaticShape() ||
+        type.getElementTypeBitWidth() != 32)
+      return fail(op, "a global that is not a constant table of 32-bit "
+                      "values");
+    json::Array bits;
+    if (isa<FloatType>(type.getElementType()))
+      for (const APFloat &f : values.getValues<APFloat>())
+        bits.push_back(int64_t(f.bitcastToAPInt().getZExtValue()));
+    else
+      for (const APInt &i : values.getValues<APInt>())
+        bits.push_back(int64_t(i.getZExtValue()));
+    SmallVector<AffineExpr> sizes;
+    for (int64_t size : type.getShape())
+      sizes.push_back(constant(size));
+    views[getGlobal] = wholeBuffer(buffers.size(), sizes);
+    buffers.push_back(json::Object{{"constant_bits", std::move(bits)},
+                                   {"element_bits", int64_t(32)}});
+    return llvm::Error::success();
+  }
   if (auto subview = dyn_cast<memref::SubViewOp>(op)) {
     auto it = views.find(subview.getSource());
     if (it == views.end())

@@ -177,10 +177,22 @@ CudaSession::Entry CudaSession::prepare(const std::string &name) {
   Entry e;
   e.plan = std::make_unique<LaunchPlan>(LaunchPlan::fromJson(
       it->second, model_.artifact().name() + ": launch plan '" + name + "'"));
-  for (const PlanBuffer &b : e.plan->buffers())
-    if (!b.workspace() && !bound_.count(b.binding))
+  e.workspace.resize(e.plan->buffers().size());
+  for (size_t i = 0; i < e.plan->buffers().size(); ++i) {
+    const PlanBuffer &b = e.plan->buffers()[i];
+    if (b.constant()) {
+      // Constant tables live with the entry, uploaded once.
+      size_t bytes = b.content.size() * sizeof(uint32_t);
+      e.workspace[i] = allocate(bytes, "constant table " + std::to_string(i) +
+                                           " of " + name);
+      driver_->check(
+          driver_->cuMemcpyHtoD(e.workspace[i].ptr, b.content.data(), bytes),
+          "cuMemcpyHtoD", "constant table of " + name);
+    } else if (!b.workspace() && !bound_.count(b.binding)) {
       throw Error(model_.artifact().name() + ": launch plan '" + name +
                   "' binds '" + b.binding + "', which the runtime lacks");
+    }
+  }
   for (const PlanLaunch &launch : e.plan->launches()) {
     auto mod = modules_.find(launch.module);
     if (mod == modules_.end())
@@ -193,7 +205,6 @@ CudaSession::Entry CudaSession::prepare(const std::string &name) {
         "cuModuleGetFunction", launch.module + "::" + launch.function);
     e.functions.push_back(fn);
   }
-  e.workspace.resize(e.plan->buffers().size());
   return e;
 }
 
@@ -254,8 +265,9 @@ const float *CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
   std::vector<uint64_t> bases, bytes;
   for (size_t b = 0; b < e.plan->buffers().size(); ++b) {
     const PlanBuffer &pb = e.plan->buffers()[b];
-    const DeviceBuffer &buf =
-        pb.workspace() ? e.workspace[b] : bound_.at(pb.binding);
+    const DeviceBuffer &buf = pb.workspace() || pb.constant()
+                                  ? e.workspace[b]
+                                  : bound_.at(pb.binding);
     bases.push_back(buf.ptr);
     bytes.push_back(buf.bytes);
   }

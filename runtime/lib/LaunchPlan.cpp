@@ -306,8 +306,17 @@ LaunchPlan LaunchPlan::fromJson(const std::string &jsonText,
     if (buffer.elementBits % 8 != 0)
       r.fail(path + ".element_bits", "expected whole bytes");
     if (b.contains("workspace")) {
+      buffer.kind = PlanBuffer::Kind::Workspace;
       buffer.elements =
           r.expr(r.field(b, "elements", path), path + ".elements");
+    } else if (b.contains("constant_bits")) {
+      buffer.kind = PlanBuffer::Kind::Constant;
+      if (buffer.elementBits != 32)
+        r.fail(path + ".element_bits", "constant tables hold 32-bit values");
+      const json &bits = r.array(b, "constant_bits", path);
+      for (size_t k = 0; k < bits.size(); ++k)
+        buffer.content.push_back(static_cast<uint32_t>(
+            r.integer(bits[k], path + ".constant_bits", 0, 0xFFFFFFFFll)));
     } else {
       buffer.binding = r.string(r.field(b, "binding", path), path);
       if (buffer.binding.empty())

@@ -18,7 +18,8 @@ namespace kiln {
 /// layer functions inlined: one block of sizes, allocations, views and
 /// gpu.launch_func) into
 ///   {"entry", "symbols": [{"binding", "dim"?}], "buffers": [{"binding"} |
-///    {"workspace": true, "elements": EXPR}, "element_bits"],
+///    {"workspace": true, "elements": EXPR} | {"constant_bits": [u32...]},
+///    "element_bits"],
 ///    "launches": [{"module", "function", "grid": [EXPR x3], "block": [n x3],
 ///                  "args": [{"memref": VIEW} | {"index": EXPR} |
 ///                           {"f32_bits", "f32" if finite}]}],

@@ -65,10 +65,13 @@ struct PlanSymbol {
 };
 
 struct PlanBuffer {
-  std::string binding; ///< empty for a workspace buffer
-  SizeExpr elements;   ///< workspace buffers
+  enum class Kind { Bound, Workspace, Constant } kind = Kind::Bound;
+  std::string binding;           ///< Bound: what the runtime binds
+  SizeExpr elements;             ///< Workspace: its size
+  std::vector<uint32_t> content; ///< Constant: its 32-bit values
   int64_t elementBits = 32;
-  bool workspace() const { return binding.empty(); }
+  bool workspace() const { return kind == Kind::Workspace; }
+  bool constant() const { return kind == Kind::Constant; }
 };
 
 class LaunchPlan {
