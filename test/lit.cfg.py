@@ -19,7 +19,8 @@ llvm_config.with_system_environment(["ASAN_OPTIONS", "UBSAN_OPTIONS"])
 
 tool_dirs = [config.kiln_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
-    ["kiln-opt", "kiln-compile", "kiln-run", "mlir-translate"], tool_dirs)
+    ["kiln-opt", "kiln-compile", "kiln-run", "kiln-tokenize", "mlir-translate"],
+    tool_dirs)
 
 # Debian's interpreter (it sees python3-numpy; a python3 earlier in PATH may
 # not), and the repository's python/ helpers.

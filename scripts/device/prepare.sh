@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares everything the GPU machine needs, here (it has no MLIR/LLVM and
 # cannot compile): builds Kiln, then fills build/device/ with
-#   kiln-run and KilnRuntimeTests, and the shared libraries they need
+#   kiln-run, kiln-tokenize and KilnRuntimeTests, and the shared libraries they need
 #   beyond the base system (lib/);
 #   artifacts-ARCH/CONFIG.kiln for every end-to-end config, and tiny.kiln;
 #   the python/ helpers the validation runs.
@@ -18,9 +18,9 @@ PY=/usr/bin/python3
 DEV="$BUILD/device"
 rm -rf "$DEV"
 mkdir -p "$DEV/lib" "$DEV/artifacts-$ARCH" "$DEV/models"
-cp "$BUILD/bin/kiln-run" "$BUILD/bin/KilnRuntimeTests" "$DEV/"
+cp "$BUILD/bin/kiln-run" "$BUILD/bin/kiln-tokenize" "$BUILD/bin/KilnRuntimeTests" "$DEV/"
 # Libraries the runtime links that a bare machine may lack.
-for bin in "$DEV/kiln-run" "$DEV/KilnRuntimeTests"; do
+for bin in "$DEV/kiln-run" "$DEV/kiln-tokenize" "$DEV/KilnRuntimeTests"; do
   ldd "$bin" | awk '/libpcre2|libutf8proc|libgtest/ {print $3}' |
     xargs -r -I{} cp -L {} "$DEV/lib/"
 done

@@ -7,7 +7,8 @@
 # Builds nothing. Runs the runtime's CUDA driver tests, the end-to-end
 # configs on the GPU against the float64 numpy reference
 # (python/e2e_check.py --prebuilt) and against transformers
-# (python/hf_check.py), and compute-sanitizer memcheck and racecheck on a
+# (python/hf_check.py), the tokenizers against Hugging Face's `tokenizers`
+# (python/hf_tokenizer_check.py), and compute-sanitizer memcheck and racecheck on a
 # prefill plus 32 decode steps of the tiny model; prints a table and writes
 # the logs and the table to $OUT (at most 8 files come back).
 set -uo pipefail
@@ -42,6 +43,9 @@ step e2e-numpy e2e.log "$PY" "$ROOT/python/e2e_check.py" --kiln-run "$DEV/kiln-r
 step e2e-transformers hf.log "$PY" "$ROOT/python/hf_check.py" --kiln-run "$DEV/kiln-run" \
   --prebuilt "$DEV/artifacts-$ARCH" --tokens 16
 
+step tokenizers tokenizers.log "$PY" "$ROOT/python/hf_tokenizer_check.py" \
+  --kiln-tokenize "$DEV/kiln-tokenize"
+
 # compute-sanitizer on one run: the tiny built-in model, 8-token prompt,
 # 32 decode steps (random weights written here).
 TINY="$OUT/tiny-model"
@@ -57,7 +61,7 @@ rm -rf "$TINY"
 {
   echo
   printf '%-22s %s\n' step result
-  for name in driver-tests e2e-numpy e2e-transformers sanitizer-memcheck sanitizer-racecheck; do
+  for name in driver-tests e2e-numpy e2e-transformers tokenizers sanitizer-memcheck sanitizer-racecheck; do
     printf '%-22s %s\n' "$name" "${RESULT[$name]:-SKIPPED}"
   done
 } | tee "$OUT/summary.txt"
