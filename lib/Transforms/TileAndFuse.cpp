@@ -186,7 +186,9 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
       if (failed(tileRoot(rewriter, root, Level::Thread)))
         return signalPassFailure();
     // One at a time, last first: tiling an op may fuse (and erase) others.
-    while (true) {
+    // Each round puts one op into a thread forall; a bound guards against
+    // an op that tiling leaves where it was.
+    for (int64_t round = 0;; ++round) {
       linalg::LinalgOp last;
       getOperation()->walk([&](linalg::LinalgOp op) {
         if (insideBlockForall(op) && !insideThreadForall(op))
@@ -194,6 +196,11 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
       });
       if (!last)
         return;
+      if (round > 100000) {
+        last->emitOpError("kiln-tile-and-fuse: cannot put this op on "
+                          "threads");
+        return signalPassFailure();
+      }
       if (failed(
               tileRoot(rewriter, last, Level::Thread, fallbackThreads(last))))
         return signalPassFailure();

@@ -21,8 +21,6 @@ const char *knownErrorName(cu::Result r) {
     return "CUDA_ERROR_NOT_INITIALIZED";
   case 34:
     return "CUDA_ERROR_STUB_LIBRARY";
-  case 35:
-    return "CUDA_ERROR_INSUFFICIENT_DRIVER";
   case 100:
     return "CUDA_ERROR_NO_DEVICE";
   case 209:
@@ -52,7 +50,8 @@ std::unique_ptr<CudaDriver> CudaDriver::load(const std::string &library) {
     const char *env = std::getenv("KILN_LIBCUDA");
     d->path = env && *env ? env : "libcuda.so.1";
   }
-  d->handle = dlopen(d->path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // Never unloaded: the driver keeps threads and state after cuInit.
+  d->handle = dlopen(d->path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!d->handle) {
     const char *why = dlerror();
     throw Error("no CUDA driver: cannot load " + d->path + " (" +
@@ -63,7 +62,7 @@ std::unique_ptr<CudaDriver> CudaDriver::load(const std::string &library) {
     void *sym = dlsym(d->handle, name);
     if (!sym)
       throw Error("no CUDA driver: " + d->path + " has no " + name +
-                  " (a driver older than CUDA 12?)");
+                  " (not a CUDA driver, or one older than CUDA 12)");
     fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(sym);
   };
   resolve(d->cuInit, "cuInit");

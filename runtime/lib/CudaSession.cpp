@@ -35,10 +35,6 @@ CudaSession::CudaSession(const LoadedModel &model, int64_t maxContext,
                          const LoadedModel::Progress &progress)
     : model_(model), maxContext_(maxContext),
       vocab_(model.manifest().model.vocabSize) {
-  auto say = [&](const std::string &msg) {
-    if (progress)
-      progress(msg);
-  };
   const Manifest &m = model.manifest();
   const std::string &name = model.artifact().name();
   if (m.target.kind != "cuda")
@@ -50,6 +46,24 @@ CudaSession::CudaSession(const LoadedModel &model, int64_t maxContext,
                 std::to_string(m.model.maxPositionEmbeddings) + "]");
 
   driver_ = CudaDriver::load();
+  // A constructor that throws runs no destructor: give back what was taken.
+  try {
+    open(progress);
+  } catch (...) {
+    releaseAll();
+    throw;
+  }
+}
+
+void CudaSession::open(const LoadedModel::Progress &progress) {
+  auto say = [&](const std::string &msg) {
+    if (progress)
+      progress(msg);
+  };
+  const LoadedModel &model = model_;
+  const Manifest &m = model.manifest();
+  const std::string &name = model.artifact().name();
+  int64_t maxContext = maxContext_;
   const CudaDriver &d = *driver_;
   int count = 0;
   d.check(d.cuDeviceGetCount(&count), "cuDeviceGetCount");
@@ -67,7 +81,10 @@ CudaSession::CudaSession(const LoadedModel &model, int64_t maxContext,
           "cuDeviceGetAttribute", "compute capability");
   int deviceArch = major * 10 + minor;
   int artifactArch = archNumber(m.target.arch);
-  if (artifactArch == 0 || deviceArch < artifactArch)
+  // Arch-specific targets (sm_90a) run on exactly that architecture.
+  bool specific = m.target.arch.back() == 'a';
+  if (artifactArch == 0 || deviceArch < artifactArch ||
+      (specific && deviceArch != artifactArch))
     throw Error(name + ": compiled for " + m.target.arch + ", but " +
                 deviceName_ + " is sm_" + std::to_string(deviceArch) +
                 " (recompile with kiln-compile --arch sm_" +
@@ -100,10 +117,9 @@ CudaSession::CudaSession(const LoadedModel &model, int64_t maxContext,
   size_t weightBytes = 0;
   for (const WeightDesc &w : m.weights) {
     size_t bytes = numElements(w.shape) * dtypeSize(w.dtype);
-    DeviceBuffer buf = allocate(bytes, "weight " + w.name);
+    DeviceBuffer &buf = bound_[w.name] = allocate(bytes, "weight " + w.name);
     d.check(d.cuMemcpyHtoD(buf.ptr, model.weight(w.name), bytes),
             "cuMemcpyHtoD", "weight " + w.name);
-    bound_[w.name] = buf;
     weightBytes += bytes;
   }
   char line[128];
@@ -116,9 +132,8 @@ CudaSession::CudaSession(const LoadedModel &model, int64_t maxContext,
     for (const char *kv : {"k", "v"}) {
       std::string binding =
           "kv_cache:" + std::to_string(l) + ":" + std::string(kv);
-      DeviceBuffer buf = allocate(cacheBytes, binding);
+      DeviceBuffer &buf = bound_[binding] = allocate(cacheBytes, binding);
       d.check(d.cuMemsetD8(buf.ptr, 0, cacheBytes), "cuMemsetD8", binding);
-      bound_[binding] = buf;
       kvBytes_ += cacheBytes;
     }
   for (const char *input : {"input:ids", "input:positions"})
@@ -127,30 +142,40 @@ CudaSession::CudaSession(const LoadedModel &model, int64_t maxContext,
   hostPositions_.assign(maxContext, 0);
   logits_.assign(vocab_, 0.0f);
 
-  prefill_ = prepare("prefill");
-  decode_ = prepare("decode_step");
+  prepare("prefill", prefill_);
+  prepare("decode_step", decode_);
   // The decode step's workspace, once, for the largest context.
   position_ = maxContext - 1;
   ensureWorkspace(decode_, symbolValues(decode_, 1));
   position_ = 0;
 }
 
-CudaSession::~CudaSession() {
+CudaSession::~CudaSession() { releaseAll(); }
+
+void CudaSession::releaseAll() {
   if (!driver_)
     return;
   // Errors while tearing down are not reported: the process is done with
-  // the GPU either way.
+  // the GPU either way. Work in flight finishes first.
+  if (context_)
+    driver_->cuCtxSetCurrent(context_);
+  if (stream_)
+    driver_->cuStreamSynchronize(stream_);
   for (Entry *e : {&prefill_, &decode_})
     for (DeviceBuffer &b : e->workspace)
       release(b);
   for (auto &[name, buf] : bound_)
     release(buf);
+  bound_.clear();
   for (auto &[name, mod] : modules_)
     driver_->cuModuleUnload(mod);
+  modules_.clear();
   if (stream_)
     driver_->cuStreamDestroy(stream_);
+  stream_ = nullptr;
   if (context_)
     driver_->cuDevicePrimaryCtxRelease(device_);
+  context_ = nullptr;
 }
 
 CudaSession::DeviceBuffer CudaSession::allocate(size_t bytes,
@@ -168,13 +193,12 @@ void CudaSession::release(DeviceBuffer &buffer) {
   buffer = DeviceBuffer{};
 }
 
-CudaSession::Entry CudaSession::prepare(const std::string &name) {
+void CudaSession::prepare(const std::string &name, Entry &e) {
   const Manifest &m = model_.manifest();
   auto it = m.launchPlans.find(name);
   if (it == m.launchPlans.end())
     throw Error(model_.artifact().name() + ": no launch plan for entry '" +
                 name + "'");
-  Entry e;
   e.plan = std::make_unique<LaunchPlan>(LaunchPlan::fromJson(
       it->second, model_.artifact().name() + ": launch plan '" + name + "'"));
   e.workspace.resize(e.plan->buffers().size());
@@ -205,7 +229,17 @@ CudaSession::Entry CudaSession::prepare(const std::string &name) {
         "cuModuleGetFunction", launch.module + "::" + launch.function);
     e.functions.push_back(fn);
   }
-  return e;
+  // The result must be the [batch, vocab] f32 logits, rows contiguous.
+  const PlanView *result =
+      e.plan->results().empty() ? nullptr : &e.plan->results()[0];
+  std::vector<int64_t> symbols = symbolValues(e, 1);
+  if (!result || result->sizes.size() != 2 ||
+      e.plan->buffers()[result->buffer].elementBits != 32 ||
+      result->sizes[1].eval(symbols) != vocab_ ||
+      result->strides[1].eval(symbols) != 1)
+    throw Error(model_.artifact().name() + ": launch plan '" + name +
+                "' does not return [batch, " + std::to_string(vocab_) +
+                "] f32 logits");
 }
 
 std::vector<int64_t> CudaSession::symbolValues(const Entry &e,
@@ -214,13 +248,14 @@ std::vector<int64_t> CudaSession::symbolValues(const Entry &e,
   for (const PlanSymbol &s : e.plan->symbols()) {
     if (s.binding == "input:kv_len")
       values.push_back(position_ + tokens);
-    else if (s.binding.rfind("kv_cache:", 0) == 0)
+    else if (s.binding.rfind("kv_cache:", 0) == 0 && (s.dim == 0 || s.dim == 1))
       values.push_back(s.dim == 0 ? 1 : maxContext_);
-    else if (s.binding == "input:ids" || s.binding == "input:positions")
+    else if ((s.binding == "input:ids" || s.binding == "input:positions") &&
+             (s.dim == 0 || s.dim == 1))
       values.push_back(s.dim == 0 ? 1 : tokens);
     else
-      throw Error("launch plan '" + e.plan->entry() + "': unknown symbol '" +
-                  s.binding + "'");
+      throw Error("launch plan '" + e.plan->entry() + "': unknown size '" +
+                  s.binding + "' dim " + std::to_string(s.dim));
   }
   return values;
 }
@@ -285,6 +320,10 @@ const float *CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
   // The logits of the (one) sequence: the first row of the result view.
   const PlanView &result = e.plan->results().at(0);
   int64_t offset = result.offset.eval(symbols);
+  if (offset < 0 || static_cast<uint64_t>(offset + vocab_) * sizeof(float) >
+                        bytes[result.buffer])
+    throw Error("launch plan '" + e.plan->entry() +
+                "': the logits lie outside their buffer");
   d.check(d.cuMemcpyDtoHAsync(logits_.data(),
                               bases[result.buffer] + offset * sizeof(float),
                               vocab_ * sizeof(float), stream_),

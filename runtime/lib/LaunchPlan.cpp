@@ -96,8 +96,13 @@ private:
     }
   }
   NodePtr unary() {
-    if (eat("-"))
-      return make(Node::Op::Neg, unary());
+    if (eat("-")) {
+      if (++depth > 200)
+        fail("nested too deeply");
+      NodePtr operand = unary();
+      --depth;
+      return make(Node::Op::Neg, operand);
+    }
     return primary();
   }
   NodePtr primary() {
@@ -438,12 +443,19 @@ LaunchPlan::evaluate(const std::vector<int64_t> &symbols,
         empty |= sizes.back() == 0;
         if (sizes.back() < 0 || strides.back() < 0)
           throw Error(where_ + ": " + name + ": negative size or stride");
-        last += (sizes.back() - 1) * strides.back();
+        int64_t extent = 0;
+        if (sizes.back() > 0 &&
+            (__builtin_mul_overflow(sizes.back() - 1, strides.back(),
+                                    &extent) ||
+             __builtin_add_overflow(last, extent, &last)))
+          throw Error(where_ + ": " + name + ": a view's extent overflows");
       }
       uint64_t elementBytes = buffers_[v.buffer].elementBits / 8;
+      uint64_t endBytes = 0;
       if (offset < 0 ||
-          (!empty && static_cast<uint64_t>(last + 1) * elementBytes >
-                         bufferBytes[v.buffer]))
+          (!empty && (__builtin_mul_overflow(static_cast<uint64_t>(last) + 1,
+                                             elementBytes, &endBytes) ||
+                      endBytes > bufferBytes[v.buffer])))
         throw Error(where_ + ": " + name + ": a view of buffer " +
                     std::to_string(v.buffer) + " reaches element " +
                     std::to_string(last) + ", past its " +

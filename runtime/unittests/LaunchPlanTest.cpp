@@ -66,6 +66,9 @@ TEST(SizeExpr, RejectsBadTextAndArithmetic) {
   EXPECT_HAS_SUBSTR(
       errorOf([] { SizeExpr::parse(std::string(300, '(') + "1", 0, "p"); }),
       "nested too deeply");
+  EXPECT_HAS_SUBSTR(
+      errorOf([] { SizeExpr::parse(std::string(300, '-') + "1", 0, "p"); }),
+      "nested too deeply");
   EXPECT_HAS_SUBSTR(errorOf([] { evalExpr("s0 floordiv s1", {4, 0}); }),
                     "divides by zero");
   EXPECT_HAS_SUBSTR(errorOf([] { evalExpr("s0 * s0", {int64_t(1) << 40}); }),

@@ -59,7 +59,9 @@ private:
   };
   DeviceBuffer allocate(size_t bytes, const std::string &what);
   void release(DeviceBuffer &buffer);
-  Entry prepare(const std::string &name);
+  void open(const LoadedModel::Progress &progress);
+  void releaseAll();
+  void prepare(const std::string &name, Entry &e);
   std::vector<int64_t> symbolValues(const Entry &e, int64_t tokens) const;
   /// Grows `e`'s workspace buffers to the sizes of `symbols`.
   bool ensureWorkspace(Entry &e, const std::vector<int64_t> &symbols);

@@ -109,6 +109,11 @@ private:
   std::vector<PlanView> results_;
 };
 
+// Parameter slots keep an f32 in their low 4 bytes, which is where the
+// driver reads a 4-byte parameter from on little-endian hosts only.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "launch parameters assume a little-endian host");
+
 struct LaunchPlan::Launch {
   const PlanLaunch *plan = nullptr;
   std::array<uint32_t, 3> grid{};
