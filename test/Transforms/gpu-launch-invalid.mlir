@@ -53,3 +53,19 @@ func.func @tensors(%t: tensor<4xf32>) -> tensor<4xf32> {
   } {mapping = [#gpu.block<linear_dim_0>]}
   return %r : tensor<4xf32>
 }
+
+// -----
+
+// A write outside the thread foralls would run on every thread.
+func.func @block_level_write(%out: memref<4x32xf32>) {
+  %cst = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  scf.forall (%i) in (4) {
+    // expected-error @+1 {{kiln-gpu-launch: writes memory outside the thread foralls of its block (every thread would write)}}
+    memref.store %cst, %out[%i, %c0] : memref<4x32xf32>
+    scf.forall (%j) in (32) {
+      memref.store %cst, %out[%i, %j] : memref<4x32xf32>
+    } {mapping = [#gpu.thread<x>]}
+  } {mapping = [#gpu.block<linear_dim_0>]}
+  return
+}
