@@ -136,24 +136,25 @@ struct GpuLaunchPass final : kiln::impl::GpuLaunchBase<GpuLaunchPass> {
     // indices and views, but a write there would race (the barriers come
     // only after thread foralls).
     bool oneThread = (*dims)[0] * (*dims)[1] * (*dims)[2] == 1;
-    WalkResult writes =
-        block.getBody()->walk<WalkOrder::PreOrder>([&](Operation *op) {
-          if (oneThread)
-            return WalkResult::interrupt();
-          if (auto forall = dyn_cast<scf::ForallOp>(op))
-            if (hasMapping<gpu::GPUThreadMappingAttr>(forall))
-              return WalkResult::skip();
-          auto effects = dyn_cast<MemoryEffectOpInterface>(op);
-          if (effects && effects.hasEffect<MemoryEffects::Write>() &&
-              !isa<memref::AllocOp, memref::DeallocOp>(op)) {
-            op->emitOpError("kiln-gpu-launch: writes memory outside the thread "
-                            "foralls of its block (every thread would write)");
-            return WalkResult::interrupt();
-          }
-          return WalkResult::advance();
-        });
-    if (writes.wasInterrupted() && !oneThread)
-      return failure();
+    if (!oneThread) {
+      WalkResult writes =
+          block.getBody()->walk<WalkOrder::PreOrder>([&](Operation *op) {
+            if (auto forall = dyn_cast<scf::ForallOp>(op))
+              if (hasMapping<gpu::GPUThreadMappingAttr>(forall))
+                return WalkResult::skip();
+            auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+            if (effects && effects.hasEffect<MemoryEffects::Write>() &&
+                !isa<memref::AllocOp, memref::DeallocOp>(op)) {
+              op->emitOpError("kiln-gpu-launch: writes memory outside the "
+                              "thread foralls of its block (every thread "
+                              "would write)");
+              return WalkResult::interrupt();
+            }
+            return WalkResult::advance();
+          });
+      if (writes.wasInterrupted())
+        return failure();
+    }
     Location loc = block.getLoc();
     rewriter.setInsertionPoint(block);
 
