@@ -14,6 +14,9 @@ namespace {
 const char *const kUsage =
     R"(usage: kiln-run ARTIFACT --weights MODEL_DIR (--prompt TEXT | --prompt-ids IDS | --chat) [options]
 
+  ARTIFACT               from kiln-compile: --target cpu runs here, --target
+                         cuda on an NVIDIA GPU (the driver is loaded at run
+                         time; $KILN_LIBCUDA overrides libcuda.so.1)
   --weights DIR          model directory with *.safetensors (required)
   --prompt TEXT          prompt text (needs MODEL_DIR/tokenizer.json); the
                          generated text is streamed to stdout and generation
