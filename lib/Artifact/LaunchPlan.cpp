@@ -23,6 +23,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <limits>
+
 using namespace mlir;
 namespace json = llvm::json;
 
@@ -102,10 +104,23 @@ private:
                         {"strides", std::move(strides)}};
   }
 
+  /// Marks buffer `b` used by launch `at` (INT64_MAX: returned).
+  void touch(int64_t b, int64_t at) {
+    auto &[first, last] = lifetimes[b];
+    if (first < 0)
+      first = at;
+    last = std::max(last, at);
+  }
+  /// Workspace buffers whose uses do not overlap share a slot: the runtime
+  /// allocates one block per slot, as large as its largest buffer.
+  int64_t assignSlots();
+
   func::FuncOp entry;
   MLIRContext *ctx;
   std::vector<json::Object> symbols;
   json::Array buffers, launches, results;
+  /// Per buffer: the first and the last launch that uses it (-1: none).
+  std::vector<std::pair<int64_t, int64_t>> lifetimes;
   llvm::DenseMap<Value, AffineExpr> indices;
   llvm::DenseMap<Value, View> views;
 };
@@ -136,19 +151,52 @@ llvm::Expected<json::Object> Evaluator::run() {
     buffers.push_back(
         json::Object{{"binding", name},
                      {"element_bits", int64_t(type.getElementTypeBitWidth())}});
+    lifetimes.push_back({-1, -1});
     views[arg] = wholeBuffer(id, sizes);
   }
   for (Operation &op : entry.getBody().front())
     if (llvm::Error err = evaluate(&op))
       return std::move(err);
+  int64_t numSlots = assignSlots();
   json::Array symbolArray;
   for (json::Object &s : symbols)
     symbolArray.push_back(std::move(s));
-  return json::Object{{"entry", entry.getSymName()},
-                      {"symbols", std::move(symbolArray)},
-                      {"buffers", std::move(buffers)},
-                      {"launches", std::move(launches)},
-                      {"results", std::move(results)}};
+  return json::Object{
+      {"entry", entry.getSymName()},       {"workspace_slots", numSlots},
+      {"symbols", std::move(symbolArray)}, {"buffers", std::move(buffers)},
+      {"launches", std::move(launches)},   {"results", std::move(results)}};
+}
+
+int64_t Evaluator::assignSlots() {
+  // Greedy interval assignment in order of first use; a slot is free for a
+  // buffer once the last launch of its current buffer precedes the buffer's
+  // first launch (a launch reading one and writing the other keeps both).
+  std::vector<int64_t> order;
+  for (int64_t b = 0, e = buffers.size(); b < e; ++b)
+    if (buffers[b].getAsObject()->get("workspace"))
+      order.push_back(b);
+  llvm::sort(order, [&](int64_t a, int64_t b) {
+    return std::make_pair(lifetimes[a].first, a) <
+           std::make_pair(lifetimes[b].first, b);
+  });
+  std::vector<int64_t> slotEnd;
+  for (int64_t b : order) {
+    auto [first, last] = lifetimes[b];
+    int64_t slot = -1;
+    for (int64_t s = 0, e = slotEnd.size(); s < e && first >= 0; ++s)
+      if (slotEnd[s] < first) {
+        slot = s;
+        break;
+      }
+    if (slot < 0) {
+      slot = slotEnd.size();
+      slotEnd.push_back(-1);
+    }
+    // An unused buffer keeps its slot to itself.
+    slotEnd[slot] = first < 0 ? std::numeric_limits<int64_t>::max() : last;
+    (*buffers[b].getAsObject())["slot"] = slot;
+  }
+  return slotEnd.size();
 }
 
 llvm::Error Evaluator::evaluate(Operation *op) {
@@ -229,6 +277,7 @@ llvm::Error Evaluator::evaluate(Operation *op) {
         {"workspace", true},
         {"elements", str(simplifyAffineExpr(elements, 0, symbols.size()))},
         {"element_bits", int64_t(type.getElementTypeBitWidth())}});
+    lifetimes.push_back({-1, -1});
     views[alloc] = v;
     return llvm::Error::success();
   }
@@ -259,6 +308,7 @@ llvm::Error Evaluator::evaluate(Operation *op) {
     views[getGlobal] = wholeBuffer(buffers.size(), sizes);
     buffers.push_back(json::Object{{"constant_bits", std::move(bits)},
                                    {"element_bits", int64_t(32)}});
+    lifetimes.push_back({-1, -1});
     return llvm::Error::success();
   }
   if (auto subview = dyn_cast<memref::SubViewOp>(op)) {
@@ -363,6 +413,7 @@ llvm::Error Evaluator::evaluate(Operation *op) {
       return fail(op, "dynamic shared memory");
     for (Value arg : launch.getKernelOperands()) {
       if (auto it = views.find(arg); it != views.end()) {
+        touch(it->second.buffer, launches.size());
         args.push_back(json::Object{{"memref", viewJson(it->second)}});
         continue;
       }
@@ -399,6 +450,7 @@ llvm::Error Evaluator::evaluate(Operation *op) {
       auto it = views.find(v);
       if (it == views.end())
         return fail(op, "a result that is not a known memref");
+      touch(it->second.buffer, std::numeric_limits<int64_t>::max());
       results.push_back(viewJson(it->second));
     }
     return llvm::Error::success();

@@ -161,9 +161,12 @@ void CudaSession::releaseAll() {
     driver_->cuCtxSetCurrent(context_);
   if (stream_)
     driver_->cuStreamSynchronize(stream_);
-  for (Entry *e : {&prefill_, &decode_})
-    for (DeviceBuffer &b : e->workspace)
+  for (Entry *e : {&prefill_, &decode_}) {
+    for (DeviceBuffer &b : e->slots)
       release(b);
+    for (DeviceBuffer &b : e->constants)
+      release(b);
+  }
   for (auto &[name, buf] : bound_)
     release(buf);
   bound_.clear();
@@ -201,16 +204,16 @@ void CudaSession::prepare(const std::string &name, Entry &e) {
                 name + "'");
   e.plan = std::make_unique<LaunchPlan>(LaunchPlan::fromJson(
       it->second, model_.artifact().name() + ": launch plan '" + name + "'"));
-  e.workspace.resize(e.plan->buffers().size());
+  e.constants.resize(e.plan->buffers().size());
   for (size_t i = 0; i < e.plan->buffers().size(); ++i) {
     const PlanBuffer &b = e.plan->buffers()[i];
     if (b.constant()) {
       // Constant tables live with the entry, uploaded once.
       size_t bytes = b.content.size() * sizeof(uint32_t);
-      e.workspace[i] = allocate(bytes, "constant table " + std::to_string(i) +
+      e.constants[i] = allocate(bytes, "constant table " + std::to_string(i) +
                                            " of " + name);
       driver_->check(
-          driver_->cuMemcpyHtoD(e.workspace[i].ptr, b.content.data(), bytes),
+          driver_->cuMemcpyHtoD(e.constants[i].ptr, b.content.data(), bytes),
           "cuMemcpyHtoD", "constant table of " + name);
     } else if (!b.workspace() && !bound_.count(b.binding)) {
       throw Error(model_.artifact().name() + ": launch plan '" + name +
@@ -263,15 +266,15 @@ std::vector<int64_t> CudaSession::symbolValues(const Entry &e,
 bool CudaSession::ensureWorkspace(Entry &e,
                                   const std::vector<int64_t> &symbols) {
   bool grew = false;
-  for (size_t b = 0; b < e.workspace.size(); ++b) {
-    if (!e.plan->buffers()[b].workspace())
+  e.slots.resize(e.plan->numSlots());
+  for (int64_t slot = 0; slot < e.plan->numSlots(); ++slot) {
+    size_t need = e.plan->slotBytes(slot, symbols);
+    DeviceBuffer &buf = e.slots[slot];
+    if (buf.ptr && buf.bytes >= need)
       continue;
-    size_t need = e.plan->workspaceBytes(b, symbols);
-    if (e.workspace[b].ptr && e.workspace[b].bytes >= need)
-      continue;
-    release(e.workspace[b]);
-    e.workspace[b] = allocate(need, "workspace buffer " + std::to_string(b) +
-                                        " of " + e.plan->entry());
+    release(buf);
+    buf = allocate(need, "workspace slot " + std::to_string(slot) + " of " +
+                             e.plan->entry());
     grew = true;
   }
   return grew;
@@ -300,9 +303,9 @@ const float *CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
   std::vector<uint64_t> bases, bytes;
   for (size_t b = 0; b < e.plan->buffers().size(); ++b) {
     const PlanBuffer &pb = e.plan->buffers()[b];
-    const DeviceBuffer &buf = pb.workspace() || pb.constant()
-                                  ? e.workspace[b]
-                                  : bound_.at(pb.binding);
+    const DeviceBuffer &buf = pb.workspace()  ? e.slots[pb.slot]
+                              : pb.constant() ? e.constants[b]
+                                              : bound_.at(pb.binding);
     bases.push_back(buf.ptr);
     bytes.push_back(buf.bytes);
   }
@@ -362,7 +365,7 @@ void CudaSession::rewind(int64_t position) {
 size_t CudaSession::workspaceBytes() const {
   size_t total = 0;
   for (const Entry *e : {&prefill_, &decode_})
-    for (const DeviceBuffer &b : e->workspace)
+    for (const DeviceBuffer &b : e->slots)
       total += b.bytes;
   return total;
 }

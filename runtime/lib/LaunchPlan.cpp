@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <limits>
 
@@ -314,6 +315,9 @@ LaunchPlan LaunchPlan::fromJson(const std::string &jsonText,
       buffer.kind = PlanBuffer::Kind::Workspace;
       buffer.elements =
           r.expr(r.field(b, "elements", path), path + ".elements");
+      buffer.slot = b.contains("slot")
+                        ? r.integer(b["slot"], path + ".slot", 0, 1 << 20)
+                        : -1;
     } else if (b.contains("constant_bits")) {
       buffer.kind = PlanBuffer::Kind::Constant;
       if (buffer.elementBits != 32)
@@ -328,6 +332,23 @@ LaunchPlan LaunchPlan::fromJson(const std::string &jsonText,
         r.fail(path + ".binding", "empty");
     }
     plan.buffers_.push_back(std::move(buffer));
+  }
+  // Slots: as the plan says, or one per buffer for plans without them.
+  int64_t declaredSlots = doc.contains("workspace_slots")
+                              ? r.integer(doc["workspace_slots"],
+                                          "plan.workspace_slots", 0, 1 << 20)
+                              : 0;
+  plan.numSlots_ = declaredSlots;
+  for (size_t i = 0; i < plan.buffers_.size(); ++i) {
+    PlanBuffer &b = plan.buffers_[i];
+    if (!b.workspace())
+      continue;
+    if (b.slot < 0)
+      b.slot = plan.numSlots_++;
+    else if (b.slot >= declaredSlots)
+      r.fail("buffers[" + std::to_string(i) + "].slot",
+             "slot " + std::to_string(b.slot) + " but the plan has " +
+                 std::to_string(declaredSlots));
   }
   const json &launches = r.array(doc, "launches", "plan");
   for (size_t i = 0; i < launches.size(); ++i) {
@@ -392,6 +413,15 @@ uint64_t LaunchPlan::workspaceBytes(size_t buffer,
                              static_cast<uint64_t>(b.elementBits / 8), &bytes))
     throw Error(where_ + ": workspace buffer " + std::to_string(buffer) +
                 " has a bad size (" + b.elements.text() + ")");
+  return bytes;
+}
+
+uint64_t LaunchPlan::slotBytes(int64_t slot,
+                               const std::vector<int64_t> &symbols) const {
+  uint64_t bytes = 0;
+  for (size_t b = 0; b < buffers_.size(); ++b)
+    if (buffers_[b].workspace() && buffers_[b].slot == slot)
+      bytes = std::max(bytes, workspaceBytes(b, symbols));
   return bytes;
 }
 

@@ -157,6 +157,35 @@ TEST(LaunchPlan, TinyDecodeStepEvaluates) {
   EXPECT_EQ(decode.workspaceBytes(27, s), 64u * 4u);
 }
 
+TEST(LaunchPlan, WorkspaceBuffersShareSlots) {
+  // The tiny decode step's 27 intermediates fit in 6 slots; a slot is as
+  // large as its largest buffer.
+  const LaunchPlan decode = tinyPlans()[1];
+  std::vector<int64_t> s = symbolValues(decode, 1, 5, 16);
+  EXPECT_EQ(decode.numSlots(), 6);
+  uint64_t largest = 0, total = 0;
+  for (int64_t slot = 0; slot < decode.numSlots(); ++slot)
+    total += decode.slotBytes(slot, s);
+  for (size_t b = 0; b < decode.buffers().size(); ++b)
+    if (decode.buffers()[b].workspace()) {
+      EXPECT_GE(decode.buffers()[b].slot, 0);
+      EXPECT_LT(decode.buffers()[b].slot, decode.numSlots());
+      largest = std::max(largest, decode.workspaceBytes(b, s));
+      EXPECT_LE(decode.workspaceBytes(b, s),
+                decode.slotBytes(decode.buffers()[b].slot, s));
+    }
+  EXPECT_GE(total, largest);
+  EXPECT_HAS_SUBSTR(errorOf([] {
+                      LaunchPlan::fromJson(
+                          R"({"entry": "e", "workspace_slots": 1,
+                              "symbols": [], "buffers": [{"workspace": true,
+                              "elements": "4", "element_bits": 32,
+                              "slot": 3}]})",
+                          "p");
+                    }),
+                    "buffers[0].slot: slot 3 but the plan has 1");
+}
+
 TEST(LaunchPlan, TinyPrefillGridsFollowTheTokenCount) {
   std::vector<LaunchPlan> plans = tinyPlans();
   const LaunchPlan &prefill = plans[0];

@@ -38,4 +38,31 @@ for plan in plans:
         count += 1
 print(f"{count} launches " + ("match their kernels' parameters" if ok
                               else "do NOT match"))
+
+# Workspace buffers that share a slot must never be live together: a
+# buffer lives from the first launch that uses it to the last (the entry's
+# results to the end).
+for plan in plans:
+    uses = {}
+    for i, launch in enumerate(plan["launches"]):
+        for a in launch["args"]:
+            if "memref" in a:
+                uses.setdefault(a["memref"]["buffer"], []).append(i)
+    for r in plan["results"]:
+        uses.setdefault(r["buffer"], []).append(len(plan["launches"]))
+    slots = {}
+    for b, buf in enumerate(plan["buffers"]):
+        if buf.get("workspace"):
+            slots.setdefault(buf["slot"], []).append(b)
+    for slot, members in slots.items():
+        spans = sorted((min(uses[b]), max(uses[b]), b) for b in members
+                       if b in uses)
+        for (f1, l1, b1), (f2, l2, b2) in zip(spans, spans[1:]):
+            if f2 <= l1:
+                print(f"OVERLAP {plan['entry']} slot {slot}: buffer {b1} "
+                      f"[{f1}, {l1}] and buffer {b2} [{f2}, {l2}]")
+                ok = False
+    print(f"{plan['entry']}: {sum(1 for b in plan['buffers'] if b.get('workspace'))} "
+          f"workspace buffers in {plan['workspace_slots']} slots, "
+          + ("no overlapping lifetimes" if ok else "OVERLAPS"))
 sys.exit(0 if ok else 1)

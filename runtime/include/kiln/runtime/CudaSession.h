@@ -55,7 +55,8 @@ private:
   struct Entry {
     std::unique_ptr<LaunchPlan> plan;
     std::vector<cu::Function> functions; // one per launch
-    std::vector<DeviceBuffer> workspace; // by plan buffer (bound: empty)
+    std::vector<DeviceBuffer> slots;     // workspace, by plan slot
+    std::vector<DeviceBuffer> constants; // constant tables, by plan buffer
   };
   DeviceBuffer allocate(size_t bytes, const std::string &what);
   void release(DeviceBuffer &buffer);

@@ -70,6 +70,9 @@ struct PlanBuffer {
   SizeExpr elements;             ///< Workspace: its size
   std::vector<uint32_t> content; ///< Constant: its 32-bit values
   int64_t elementBits = 32;
+  /// Workspace: the slot whose memory it shares with buffers whose uses do
+  /// not overlap with its own.
+  int64_t slot = -1;
   bool workspace() const { return kind == Kind::Workspace; }
   bool constant() const { return kind == Kind::Constant; }
 };
@@ -90,6 +93,9 @@ public:
   /// Bytes of workspace buffer `buffer` for these symbol values.
   uint64_t workspaceBytes(size_t buffer,
                           const std::vector<int64_t> &symbols) const;
+  /// Workspace slots, and the bytes of one: its largest buffer's.
+  int64_t numSlots() const { return numSlots_; }
+  uint64_t slotBytes(int64_t slot, const std::vector<int64_t> &symbols) const;
 
   struct Launch; // see below
   /// Every launch with its sizes evaluated and its parameters packed the
@@ -107,6 +113,7 @@ private:
   std::vector<PlanBuffer> buffers_;
   std::vector<PlanLaunch> launches_;
   std::vector<PlanView> results_;
+  int64_t numSlots_ = 0;
 };
 
 // Parameter slots keep an f32 in their low 4 bytes, which is where the
