@@ -64,6 +64,11 @@ private:
     return s;
   }
   AffineExpr constant(int64_t v) { return getAffineConstantExpr(v, ctx); }
+  /// The view whose values `source` holds, or null if it is not known.
+  const View *viewOf(Value source) {
+    auto it = views.find(source);
+    return it == views.end() ? nullptr : &it->second;
+  }
   /// Row-major view of a whole buffer of type `type` with `sizes`.
   View wholeBuffer(int64_t buffer, ArrayRef<AffineExpr> sizes) {
     View v;
@@ -312,10 +317,10 @@ llvm::Error Evaluator::evaluate(Operation *op) {
     return llvm::Error::success();
   }
   if (auto subview = dyn_cast<memref::SubViewOp>(op)) {
-    auto it = views.find(subview.getSource());
-    if (it == views.end())
+    const View *found = viewOf(subview.getSource());
+    if (!found)
       return fail(op, "a view of an unknown memref");
-    const View &src = it->second;
+    const View &src = *found;
     View v;
     v.buffer = src.buffer;
     v.offset = src.offset;
@@ -341,10 +346,10 @@ llvm::Error Evaluator::evaluate(Operation *op) {
     return llvm::Error::success();
   }
   if (auto expand = dyn_cast<memref::ExpandShapeOp>(op)) {
-    auto it = views.find(expand.getSrc());
-    if (it == views.end())
+    const View *found = viewOf(expand.getSrc());
+    if (!found)
       return fail(op, "a view of an unknown memref");
-    const View &src = it->second;
+    const View &src = *found;
     View v;
     v.buffer = src.buffer;
     v.offset = src.offset;
@@ -369,10 +374,10 @@ llvm::Error Evaluator::evaluate(Operation *op) {
     return llvm::Error::success();
   }
   if (auto collapse = dyn_cast<memref::CollapseShapeOp>(op)) {
-    auto it = views.find(collapse.getSrc());
-    if (it == views.end())
+    const View *found = viewOf(collapse.getSrc());
+    if (!found)
       return fail(op, "a view of an unknown memref");
-    const View &src = it->second;
+    const View &src = *found;
     View v;
     v.buffer = src.buffer;
     v.offset = src.offset;
@@ -387,10 +392,10 @@ llvm::Error Evaluator::evaluate(Operation *op) {
     return llvm::Error::success();
   }
   if (auto cast = dyn_cast<memref::CastOp>(op)) {
-    auto it = views.find(cast.getSource());
-    if (it == views.end())
+    const View *found = viewOf(cast.getSource());
+    if (!found)
       return fail(op, "a view of an unknown memref");
-    views[cast] = it->second;
+    views[cast] = *found;
     return llvm::Error::success();
   }
   if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
