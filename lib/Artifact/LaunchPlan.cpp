@@ -395,7 +395,8 @@ llvm::Error Evaluator::evaluate(Operation *op) {
     const View *found = viewOf(cast.getSource());
     if (!found)
       return fail(op, "a view of an unknown memref");
-    views[cast] = *found;
+    View copy = *found; // views[...] may grow the map under `found`
+    views[cast] = copy;
     return llvm::Error::success();
   }
   if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
