@@ -344,7 +344,15 @@ const float *CudaSession::prefill(const std::vector<int32_t> &ids) {
     throw Error(std::to_string(ids.size()) + " tokens at position " +
                 std::to_string(position_) + " do not fit in the context of " +
                 std::to_string(maxContext_));
-  return run(prefill_, ids.data(), static_cast<int64_t>(ids.size()));
+  // Long prompts go in chunks: each chunk attends to the cache written by
+  // the ones before it, and the workspace (which holds a chunk's attention
+  // scores until the flash kernels) and the grids stay bounded.
+  const float *logits = nullptr;
+  int64_t n = static_cast<int64_t>(ids.size());
+  for (int64_t start = 0; start < n; start += kPrefillChunk)
+    logits = run(prefill_, ids.data() + start,
+                 std::min<int64_t>(kPrefillChunk, n - start));
+  return logits;
 }
 
 const float *CudaSession::decode(int32_t id) {

@@ -30,6 +30,10 @@ namespace kiln::rt {
 
 class CudaSession final : public ModelSession {
 public:
+  /// Tokens per prefill launch sequence: longer prompts are prefilled in
+  /// chunks of this many.
+  static constexpr int64_t kPrefillChunk = 1024;
+
   /// Throws Error when there is no driver or GPU, the GPU is older than the
   /// artifact's architecture, or any driver call fails (naming it).
   CudaSession(const LoadedModel &model, int64_t maxContext,
