@@ -178,7 +178,8 @@ def run_kiln(args, name, model_dir, prompt, tokens, max_context):
     cmds = [
         ("compile", [args.kiln_compile, model_dir, "-o", artifact,
                      "--target", args.target, "--dtype", "f32"]
-         + (["--arch", args.arch] if args.target == "cuda" else [])),
+         + (["--arch", args.arch] if args.target == "cuda" else [])
+         + args.compile_flag),
         ("run", [args.kiln_run, artifact, "--weights", model_dir,
                  "--prompt-ids", ",".join(map(str, prompt)),
                  "--max-new-tokens", str(tokens), "--greedy", "--print-ids",
@@ -383,6 +384,9 @@ def main(argv=None):
                     help="kiln-compile --target (cuda needs a GPU to run)")
     ap.add_argument("--arch", default="sm_90",
                     help="with --target cuda: kiln-compile --arch")
+    ap.add_argument("--compile-flag", action="append", default=[],
+                    help="extra kiln-compile flag (repeatable), e.g. "
+                    "--compile-flag=--gpu-tiling-on-cpu")
     ap.add_argument("--prebuilt", help="directory with a precompiled "
                     "CONFIG.kiln per config (no kiln-compile run)")
     ap.add_argument("--torch-as-kiln", action="store_true",

@@ -65,6 +65,12 @@ static cl::opt<std::string>
             cl::desc("cuda target: GPU architecture, sm_80, sm_86, sm_89, "
                      "sm_90 (default) or sm_90a"),
             cl::init("sm_90"), cl::cat(kCategory));
+static cl::opt<bool> gpuTilingOnCpuOpt(
+    "gpu-tiling-on-cpu",
+    cl::desc("Test aid: tile with the GPU's blocks and threads "
+             "(kiln-cuda-tile) but run them as CPU loops, so that the CPU "
+             "runtime checks the GPU tiling numerically without a GPU"),
+    cl::init(false), cl::cat(kCategory));
 static cl::opt<std::string>
     cudaPathOpt("cuda-path",
                 cl::desc("cuda target: the CUDA toolkit (libdevice, ptxas "
@@ -242,6 +248,8 @@ int main(int argc, char **argv) {
     return fail("--target: '" + targetOpt +
                 "' is not supported (supported: cpu, cuda)");
   bool cuda = targetOpt == "cuda";
+  if (cuda && gpuTilingOnCpuOpt)
+    return fail("--gpu-tiling-on-cpu is for --target cpu");
   if (!cuda && emitOpt >= Emit::Gpu)
     return fail("--emit gpu and plan are for --target cuda");
   if (cuda && emitOpt != Emit::LLM && emitOpt != Emit::Linalg &&
@@ -368,7 +376,7 @@ int main(int argc, char **argv) {
   bool cudaKernels =
       cuda && (emitOpt == Emit::Artifact || emitOpt >= Emit::Gpu);
   Emit stopAfter = cudaKernels ? Emit::Tiled : emitOpt;
-  if (cuda)
+  if (cuda || gpuTilingOnCpuOpt)
     stages[1] = {"tile for the GPU", Emit::Tiled, buildCudaTilePipeline};
   for (const Stage &stage : stages) {
     if (stopAfter < stage.after || (cuda && &stage - stages >= 2))
