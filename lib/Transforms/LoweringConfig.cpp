@@ -171,6 +171,30 @@ llm::LoweringConfigAttr kiln::chooseGpuLoweringConfig(linalg::LinalgOp op) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
   int64_t numLoops = ranges.size();
+
+  // A decode-step GEMV (a contraction over one sequence: at most one
+  // dynamic parallel loop, the batch) reads each weight once: one output
+  // per block, its reduction split over a warp, so that 32 threads share
+  // the row's loads instead of one thread walking it.
+  if (isa<linalg::ContractOp, linalg::MatmulOp>(op.getOperation())) {
+    int64_t dynamicParallel = 0, reduction = -1;
+    for (int64_t i = 0; i < numLoops; ++i) {
+      if (iters[i] == utils::IteratorType::parallel)
+        dynamicParallel += ShapedType::isDynamic(ranges[i]);
+      else if (!ShapedType::isDynamic(ranges[i]) && ranges[i] % 32 == 0 &&
+               ranges[i] >= 64)
+        reduction = i;
+    }
+    if (dynamicParallel <= 1 && reduction >= 0) {
+      SmallVector<int64_t> distribute(numLoops, 0), threads(numLoops, 0);
+      for (int64_t i = 0; i < numLoops; ++i)
+        if (iters[i] == utils::IteratorType::parallel)
+          distribute[i] = 1;
+      threads[reduction] = 32;
+      return llm::LoweringConfigAttr::get(op->getContext(), distribute,
+                                          /*vector=*/{}, threads);
+    }
+  }
   int64_t lastStaticParallel = -1;
   for (int64_t i = 0; i < numLoops; ++i)
     if (iters[i] == utils::IteratorType::parallel &&
@@ -220,10 +244,17 @@ LogicalResult kiln::verifyLoweringConfig(linalg::LinalgOp op,
       return op->emitOpError("lowering_config 'distribute' tiles reduction "
                              "loop ")
              << i << "; only parallel loops can be distributed";
-  for (auto [i, n] : llvm::enumerate(config.getThreads()))
-    if (n != 0 && iters[i] == utils::IteratorType::reduction)
-      return op->emitOpError("lowering_config 'threads' splits reduction "
-                             "loop ")
-             << i << " across threads; only parallel loops can be";
+  // Threads split either parallel loops (each thread owns whole outputs)
+  // or reduction loops (each thread reduces a chunk; partials merged).
+  bool splitsReduction = false, splitsParallel = false;
+  for (auto [i, n] : llvm::enumerate(config.getThreads())) {
+    if (n == 0)
+      continue;
+    (iters[i] == utils::IteratorType::reduction ? splitsReduction
+                                                : splitsParallel) = true;
+  }
+  if (splitsReduction && splitsParallel)
+    return op->emitOpError("lowering_config 'threads' splits both parallel "
+                           "and reduction loops; split one kind");
   return success();
 }

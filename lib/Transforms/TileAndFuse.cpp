@@ -207,6 +207,43 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
     }
   }
 
+  static bool splitsReduction(linalg::LinalgOp op, ArrayRef<int64_t> threads) {
+    for (auto [n, iter] : llvm::zip(threads, op.getIteratorTypesArray()))
+      if (n != 0 && iter == utils::IteratorType::reduction)
+        return true;
+    return false;
+  }
+
+  /// Threads on a reduction loop: each thread reduces one chunk of it into
+  /// its own partial result (upstream partial-reduction tiling, outer
+  /// parallel: a forall of `threads` threads writing a [..., threads]
+  /// partial tensor, shared memory once bufferized), and a merge op left in
+  /// the block combines the partials with the op's initial value.
+  LogicalResult splitReductionAcrossThreads(RewriterBase &rewriter,
+                                            linalg::LinalgOp root,
+                                            ArrayRef<int64_t> threads) {
+    SmallVector<unsigned> reductionDims;
+    for (auto [i, n] : llvm::enumerate(threads))
+      if (n != 0)
+        reductionDims.push_back(i);
+    scf::SCFTilingOptions options;
+    options.setNumThreads(getAsIndexOpFoldResult(&getContext(), threads));
+    options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+    options.setReductionTilingStrategy(
+        ReductionTilingStrategy::PartialReductionOuterParallel);
+    options.setReductionDims(reductionDims);
+    options.setMapping(
+        gpuMapping(&getContext(), reductionDims.size(), /*blocks=*/false));
+    rewriter.setInsertionPoint(root);
+    FailureOr<scf::SCFTilingResult> result = scf::tileUsingSCF(
+        rewriter, cast<TilingInterface>(root.getOperation()), options);
+    if (failed(result))
+      return root->emitOpError("failed to split its reduction across "
+                               "threads");
+    rewriter.replaceOp(root, result->replacements);
+    return success();
+  }
+
   LogicalResult tileRoot(RewriterBase &rewriter, linalg::LinalgOp root,
                          Level lvl, ArrayRef<int64_t> fallback = {}) {
     llm::LoweringConfigAttr config = getLoweringConfig(root);
@@ -221,6 +258,8 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
       return success();
     if (!root.hasPureTensorSemantics())
       return root->emitOpError("kiln-tile-and-fuse expects tensor semantics");
+    if (lvl == Level::Thread && splitsReduction(root, sizes))
+      return splitReductionAcrossThreads(rewriter, root, sizes);
 
     // A contraction whose reductions are tiled at the vector level keeps its
     // whole reduction here and is split below instead: partial sums along

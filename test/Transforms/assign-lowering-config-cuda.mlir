@@ -42,11 +42,11 @@ func.func @rms_norm(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64xf32
   return %y : tensor<?x64xf32>
 }
 
-// A decode-step projection: 96 output features, one per thread; the
-// reduction over K stays in each thread.
+// A decode-step projection (one token): one output per block, its
+// reduction over K split across a warp of 32 threads.
 // CHECK-LABEL: func.func @decode_matmul
 // CHECK:         linalg.matmul
-// CHECK-SAME:      llm.lowering_config = #llm.lowering_config<distribute = [1, 96, 0], vector = [], threads = [0, 96, 0]>
+// CHECK-SAME:      llm.lowering_config = #llm.lowering_config<distribute = [1, 1, 0], vector = [], threads = [0, 0, 32]>
 func.func @decode_matmul(%x: tensor<1x64xf32>, %w: tensor<96x64xf32>) -> tensor<1x96xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<1x96xf32>
@@ -65,4 +65,15 @@ func.func @widths(%a: tensor<?x4096xf32>, %b: tensor<?x1000xf32>) -> (tensor<?x4
   %0 = linalg.add ins(%a, %a : tensor<?x4096xf32>, tensor<?x4096xf32>) outs(%a : tensor<?x4096xf32>) -> tensor<?x4096xf32>
   %1 = linalg.add ins(%b, %b : tensor<?x1000xf32>, tensor<?x1000xf32>) outs(%b : tensor<?x1000xf32>) -> tensor<?x1000xf32>
   return %0, %1 : tensor<?x4096xf32>, tensor<?x1000xf32>
+}
+
+// A prefill projection (tokens dynamic, more than one dynamic parallel
+// loop): blocks of output features, one per thread.
+// CHECK-LABEL: func.func @prefill_matmul
+// CHECK:         linalg.contract
+// CHECK-SAME:      llm.lowering_config = #llm.lowering_config<distribute = [1, 1, 96, 0], vector = [], threads = [0, 0, 96, 0]>
+func.func @prefill_matmul(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %acc: tensor<?x?x96xf32>) -> tensor<?x?x96xf32> {
+  %y = linalg.contract indexing_maps = [affine_map<(b, s, n, k) -> (b, s, k)>, affine_map<(b, s, n, k) -> (n, k)>, affine_map<(b, s, n, k) -> (b, s, n)>]
+      ins(%x, %w : tensor<?x?x64xf32>, tensor<96x64xf32>) outs(%acc : tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  return %y : tensor<?x?x96xf32>
 }

@@ -22,8 +22,8 @@ func.func @too_many_sizes(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>) -> tensor<4x
 
 // -----
 
-func.func @threads_on_reduction(%x: tensor<4x64xf32>, %w: tensor<32x64xf32>, %acc: tensor<4x32xf32>) -> tensor<4x32xf32> {
-  // expected-error @+1 {{lowering_config 'threads' splits reduction loop 2 across threads; only parallel loops can be}}
+func.func @threads_on_both_kinds(%x: tensor<4x64xf32>, %w: tensor<32x64xf32>, %acc: tensor<4x32xf32>) -> tensor<4x32xf32> {
+  // expected-error @+1 {{lowering_config 'threads' splits both parallel and reduction loops; split one kind}}
   %0 = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
       ins(%x, %w : tensor<4x64xf32>, tensor<32x64xf32>) outs(%acc : tensor<4x32xf32>)
       {llm.lowering_config = #llm.lowering_config<distribute = [1, 16, 0], vector = [], threads = [0, 16, 4]>} -> tensor<4x32xf32>
