@@ -112,9 +112,8 @@ bool insideBlockForall(Operation *op) {
 }
 
 /// Threads for an op of a block that no root's thread tiling fused: up to
-/// kGpuBlockThreads on its innermost static parallel loop, else one thread
-/// (a reduction of a whole row, say: correct, and the place where warp
-/// reductions will go).
+/// kGpuBlockThreads on its innermost static parallel loop, else 32 on a
+/// long static reduction (partial sums merged after), else one thread.
 SmallVector<int64_t> fallbackThreads(linalg::LinalgOp op) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
@@ -129,6 +128,16 @@ SmallVector<int64_t> fallbackThreads(linalg::LinalgOp op) {
       return threads;
     }
   }
+  // No parallel loop to share out (a row sum of one row, say): a static
+  // reduction long enough is split over a warp instead, partials merged.
+  for (int64_t i = ranges.size() - 1; i >= 0; --i)
+    if (iters[i] == utils::IteratorType::reduction &&
+        !ShapedType::isDynamic(ranges[i]) && ranges[i] >= 64 &&
+        ranges[i] % 32 == 0 && isa<PartialReductionOpInterface>(*op)) {
+      threads.assign(ranges.size(), 0);
+      threads[i] = 32;
+      return threads;
+    }
   if (firstParallel >= 0)
     threads[firstParallel] = 1;
   return threads;

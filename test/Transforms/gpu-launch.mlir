@@ -1,20 +1,29 @@
 // RUN: kiln-opt %s --kiln-cuda-tile --kiln-bufferize --canonicalize --cse --kiln-gpu-launch --canonicalize --cse | FileCheck %s
 
 // RMSNorm over a dynamic number of tokens: the grid is the token count,
-// computed on the host; 64 threads per block. The row sum lives in shared
-// memory (a workgroup attribution), is computed by thread 0 (the other
-// threads are predicated off), and a barrier orders it before the 64
-// columns that read it.
+// computed on the host; 64 threads per block. The row sum is split over
+// 32 threads, each summing 2 squares into its slot of a shared partial
+// buffer; after a barrier thread 0 adds the partials into the shared sum;
+// after another barrier the 64 columns read it. Threads beyond a forall's
+// count are predicated off.
 // CHECK-LABEL: func.func @rms_norm
 // CHECK:         %[[T:.*]] = memref.dim %arg0, %c0
 // CHECK:         gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[T]], %{{.*}} = %c1, %{{.*}} = %c1) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c64, %{{.*}} = %c1, %{{.*}} = %c1)
-// CHECK-SAME:      workgroup(%[[SUM:.*]] : memref<1xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME:      workgroup(%[[PARTIAL:.*]] : memref<1x32xf32, #gpu.address_space<workgroup>>, %[[SUM:.*]] : memref<1xf32, #gpu.address_space<workgroup>>)
 // CHECK:           %[[ROW:.*]] = arith.remui %[[BX]], %[[T]]
 // CHECK:           %[[TX:.*]] = gpu.thread_id x
+// CHECK:           %[[LANE:.*]] = arith.cmpi ult, %[[TX]], %c32
+// CHECK:           scf.if %[[LANE]] {
+// CHECK:             linalg.fill
+// CHECK:           gpu.barrier
+// CHECK:           scf.if %[[LANE]] {
+// CHECK:             memref.subview %[[PARTIAL]][0, %[[TX]]]
+// CHECK:             linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]{{.*}} memref<1x2xf32
+// CHECK:           gpu.barrier
 // CHECK:           %[[FIRST:.*]] = arith.cmpi ult, %[[TX]], %c1
 // CHECK:           scf.if %[[FIRST]] {
 // CHECK:             linalg.fill {{.*}} outs(%[[SUM]]
-// CHECK:             linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+// CHECK:             linalg.reduce ins(%[[PARTIAL]] : {{.*}}) outs(%[[SUM]] : {{.*}}) dimensions = [1]
 // CHECK:           gpu.barrier
 // CHECK:           linalg.generic {{.*}} ins(%{{.*}}, %[[SUM]], %{{.*}} : memref<1x1xf32, {{.*}}>, memref<1xf32, #gpu.address_space<workgroup>>, memref<1xf32, {{.*}}>)
 // CHECK:           gpu.barrier
