@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -22,7 +23,7 @@ using namespace kiln;
 namespace {
 enum class Level { Distribute, Vector, Thread };
 
-bool isElementwise(linalg::LinalgOp op) {
+bool isAllParallelProjection(linalg::LinalgOp op) {
   return op.getNumLoops() == op.getNumParallelLoops() &&
          llvm::all_of(op.getIndexingMapsArray(), [](AffineMap map) {
            return map.isProjectedPermutation();
@@ -223,34 +224,40 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
     return false;
   }
 
-  /// Threads on a reduction loop: each thread reduces one chunk of it into
-  /// its own partial result (upstream partial-reduction tiling, outer
-  /// parallel: a forall of `threads` threads writing a [..., threads]
-  /// partial tensor, shared memory once bufferized), and a merge op left in
-  /// the block combines the partials with the op's initial value.
+  /// Threads on a reduction loop of extent R: the loop is split into
+  /// R / threads iterations of `threads` lanes (upstream splitReduction,
+  /// inner parallel: lane l reduces elements l, l + threads, ..., so that
+  /// consecutive threads read consecutive elements) into a [..., threads]
+  /// partial tensor (shared memory once bufferized), and the lanes are
+  /// tiled across threads; the op combining the partials with the initial
+  /// value stays in the block, where the fallback puts it on one thread.
   LogicalResult splitReductionAcrossThreads(RewriterBase &rewriter,
                                             linalg::LinalgOp root,
                                             ArrayRef<int64_t> threads) {
-    SmallVector<unsigned> reductionDims;
-    for (auto [i, n] : llvm::enumerate(threads))
-      if (n != 0)
-        reductionDims.push_back(i);
-    scf::SCFTilingOptions options;
-    options.setNumThreads(getAsIndexOpFoldResult(&getContext(), threads));
-    options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
-    options.setReductionTilingStrategy(
-        ReductionTilingStrategy::PartialReductionOuterParallel);
-    options.setReductionDims(reductionDims);
-    options.setMapping(
-        gpuMapping(&getContext(), reductionDims.size(), /*blocks=*/false));
+    int64_t lanes = 0;
+    for (int64_t n : threads)
+      lanes = std::max(lanes, n);
+    unsigned outputRank = root.getNumParallelLoops();
     rewriter.setInsertionPoint(root);
-    FailureOr<scf::SCFTilingResult> result = scf::tileUsingSCF(
-        rewriter, cast<TilingInterface>(root.getOperation()), options);
-    if (failed(result))
-      return root->emitOpError("failed to split its reduction across "
-                               "threads");
-    rewriter.replaceOp(root, result->replacements);
-    return success();
+    FailureOr<linalg::SplitReductionResult> split =
+        linalg::splitReduction(rewriter, root, [&](linalg::LinalgOp) {
+          return linalg::SplitReductionOptions{lanes, outputRank,
+                                               /*innerParallel=*/true};
+        });
+    if (failed(split))
+      return root->emitOpError("failed to split its reduction across ")
+             << lanes << " threads";
+    // The lanes are the split op's one parallel loop of extent `lanes` (the
+    // block's other parallel loops have extent 1).
+    linalg::LinalgOp partial = split->splitLinalgOp;
+    SmallVector<int64_t> laneThreads(partial.getNumLoops(), 0);
+    for (auto [i, iter, range] : llvm::enumerate(
+             partial.getIteratorTypesArray(), partial.getStaticLoopRanges()))
+      if (iter == utils::IteratorType::parallel && range == lanes)
+        laneThreads[i] = lanes;
+    if (llvm::count(laneThreads, lanes) != 1)
+      return root->emitOpError("split reduction has no single lane loop");
+    return tileRoot(rewriter, partial, Level::Thread, laneThreads);
   }
 
   LogicalResult tileRoot(RewriterBase &rewriter, linalg::LinalgOp root,
@@ -334,7 +341,7 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
           if (recomputedPerTile(slice, tiledLoops))
             return std::nullopt;
           // Under a tiled reduction only pure inputs may be recomputed.
-          if (isDestination || !isElementwise(producerOp))
+          if (isDestination || !isAllParallelProjection(producerOp))
             return std::nullopt;
           return scf::SCFTileAndFuseOptions::ControlFnResult{};
         });

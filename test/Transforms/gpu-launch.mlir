@@ -2,8 +2,9 @@
 
 // RMSNorm over a dynamic number of tokens: the grid is the token count,
 // computed on the host; 64 threads per block. The row sum is split over
-// 32 threads, each summing 2 squares into its slot of a shared partial
-// buffer; after a barrier thread 0 adds the partials into the shared sum;
+// 32 threads, thread l summing the squares of columns l and l + 32 into
+// its slot of a shared partial buffer; after a barrier thread 0 adds the
+// partials into the shared sum;
 // after another barrier the 64 columns read it. Threads beyond a forall's
 // count are predicated off.
 // CHECK-LABEL: func.func @rms_norm
@@ -14,16 +15,15 @@
 // CHECK:           %[[TX:.*]] = gpu.thread_id x
 // CHECK:           %[[LANE:.*]] = arith.cmpi ult, %[[TX]], %c32
 // CHECK:           scf.if %[[LANE]] {
-// CHECK:             linalg.fill
-// CHECK:           gpu.barrier
-// CHECK:           scf.if %[[LANE]] {
+// CHECK:             memref.subview %{{.*}}[0, 0, %[[TX]]] [1, 2, 1]
 // CHECK:             memref.subview %[[PARTIAL]][0, %[[TX]]]
-// CHECK:             linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]{{.*}} memref<1x2xf32
+// CHECK:             linalg.fill
+// CHECK:             linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]
 // CHECK:           gpu.barrier
 // CHECK:           %[[FIRST:.*]] = arith.cmpi ult, %[[TX]], %c1
 // CHECK:           scf.if %[[FIRST]] {
 // CHECK:             linalg.fill {{.*}} outs(%[[SUM]]
-// CHECK:             linalg.reduce ins(%[[PARTIAL]] : {{.*}}) outs(%[[SUM]] : {{.*}}) dimensions = [1]
+// CHECK:             linalg.generic {{.*}} ins(%[[PARTIAL]] : {{.*}}) outs(%[[SUM]] : {{.*}})
 // CHECK:           gpu.barrier
 // CHECK:           linalg.generic {{.*}} ins(%{{.*}}, %[[SUM]], %{{.*}} : memref<1x1xf32, {{.*}}>, memref<1xf32, #gpu.address_space<workgroup>>, memref<1xf32, {{.*}}>)
 // CHECK:           gpu.barrier

@@ -7,8 +7,9 @@
 // RMSNorm: one block per row; the row sum is fused into the block. At the
 // thread level the normalisation gets 64 threads (one element each); the
 // row sum, which every thread reads whole, is not recomputed per thread
-// but split over 32 threads (2 squares each into a [1, 32] partial), and
-// one thread merges the partials.
+// but split over 32 threads: the 64 columns become [2, 32] and thread l
+// sums columns l and l + 32 (consecutive threads read consecutive
+// elements) into its slot of a [1, 32] partial; one thread merges them.
 // BLOCK-LABEL: func.func @rms_norm
 // BLOCK:         scf.forall (%[[T:.*]], %{{.*}}) = (0, 0) to (%{{.*}}, 64) step (1, 64)
 // BLOCK:           linalg.fill
@@ -17,11 +18,14 @@
 // BLOCK:         } {mapping = [#gpu.block<linear_dim_1>, #gpu.block<linear_dim_0>]}
 // THREAD-LABEL: func.func @rms_norm
 // THREAD:         scf.forall (%{{.*}}, %{{.*}}) = (0, 0) to (%{{.*}}, 64) step (1, 64)
-// THREAD:           scf.forall (%{{.*}}) in (32) shared_outs(%{{.*}}) -> (tensor<1x32xf32>)
-// THREAD:             linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]{{.*}} tensor<1x2xf32>
+// THREAD:           tensor.expand_shape {{.*}} output_shape [1, 2, 32] : tensor<1x64xf32> into tensor<1x2x32xf32>
+// THREAD:           scf.forall (%[[L:.*]]) in (32) shared_outs(%{{.*}}) -> (tensor<1x32xf32>)
+// THREAD:             tensor.extract_slice %{{.*}}[0, 0, %[[L]]] [1, 2, 1] [1, 1, 1] : tensor<1x2x32xf32> to tensor<1x2x1xf32>
+// THREAD:             linalg.fill
+// THREAD:             linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]
 // THREAD:           } {mapping = [#gpu.thread<x>]}
 // THREAD:           %[[SUM:.*]] = scf.forall (%{{.*}}) in (1) shared_outs
-// THREAD:             linalg.reduce ins(%{{.*}} : tensor<1x32xf32>)
+// THREAD:             linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%{{.*}} : tensor<1x32xf32>)
 // THREAD:           } {mapping = [#gpu.thread<x>]}
 // THREAD:           scf.forall (%[[X:.*]]) in (64) shared_outs
 // THREAD:             tensor.extract_slice %{{.*}}[0, %[[X]]] [1, 1] [1, 1] : tensor<1x64xf32> to tensor<1x1xf32>
