@@ -46,6 +46,11 @@ struct AssignLoweringConfigPass final
         // run-time size.
         if (op->hasAttr(kFuseIntoConsumersAttrName) || hasDynamicReduction(op))
           isRoot = true;
+        // GEMVs are kernels of their own (a consumer such as a residual add
+        // becomes a separate elementwise kernel): fused into an elementwise
+        // root they would run one thread per output.
+        if (gpuGemvReduction(op) >= 0)
+          isRoot = true;
         // Ops fused into a block get their threads when the block is split
         // (kiln-tile-and-fuse level=thread).
         if (isRoot)

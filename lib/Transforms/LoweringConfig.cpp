@@ -167,33 +167,38 @@ llm::LoweringConfigAttr kiln::chooseCpuLoweringConfig(linalg::LinalgOp op,
   return llm::LoweringConfigAttr::get(op->getContext(), distribute, vector);
 }
 
+int64_t kiln::gpuGemvReduction(linalg::LinalgOp op) {
+  if (!isa<linalg::ContractOp, linalg::MatmulOp>(op.getOperation()))
+    return -1;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  int64_t dynamicParallel = 0, reduction = -1;
+  for (int64_t i = 0, e = ranges.size(); i < e; ++i) {
+    if (iters[i] == utils::IteratorType::parallel)
+      dynamicParallel += ShapedType::isDynamic(ranges[i]);
+    else if (!ShapedType::isDynamic(ranges[i]) && ranges[i] % 32 == 0 &&
+             ranges[i] >= 64)
+      reduction = i;
+  }
+  return dynamicParallel <= 1 ? reduction : -1;
+}
+
 llm::LoweringConfigAttr kiln::chooseGpuLoweringConfig(linalg::LinalgOp op) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
   int64_t numLoops = ranges.size();
 
-  // A decode-step GEMV (a contraction over one sequence: at most one
-  // dynamic parallel loop, the batch) reads each weight once: one output
-  // per block, its reduction split over a warp, so that 32 threads share
-  // the row's loads instead of one thread walking it.
-  if (isa<linalg::ContractOp, linalg::MatmulOp>(op.getOperation())) {
-    int64_t dynamicParallel = 0, reduction = -1;
-    for (int64_t i = 0; i < numLoops; ++i) {
+  // A decode-step GEMV reads each weight once: one output per block, its
+  // reduction split over a warp, so that 32 threads share the row's loads
+  // instead of one thread walking it.
+  if (int64_t reduction = gpuGemvReduction(op); reduction >= 0) {
+    SmallVector<int64_t> distribute(numLoops, 0), threads(numLoops, 0);
+    for (int64_t i = 0; i < numLoops; ++i)
       if (iters[i] == utils::IteratorType::parallel)
-        dynamicParallel += ShapedType::isDynamic(ranges[i]);
-      else if (!ShapedType::isDynamic(ranges[i]) && ranges[i] % 32 == 0 &&
-               ranges[i] >= 64)
-        reduction = i;
-    }
-    if (dynamicParallel <= 1 && reduction >= 0) {
-      SmallVector<int64_t> distribute(numLoops, 0), threads(numLoops, 0);
-      for (int64_t i = 0; i < numLoops; ++i)
-        if (iters[i] == utils::IteratorType::parallel)
-          distribute[i] = 1;
-      threads[reduction] = 32;
-      return llm::LoweringConfigAttr::get(op->getContext(), distribute,
-                                          /*vector=*/{}, threads);
-    }
+        distribute[i] = 1;
+    threads[reduction] = 32;
+    return llm::LoweringConfigAttr::get(op->getContext(), distribute,
+                                        /*vector=*/{}, threads);
   }
   int64_t lastStaticParallel = -1;
   for (int64_t i = 0; i < numLoops; ++i)

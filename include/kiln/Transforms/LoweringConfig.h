@@ -36,6 +36,12 @@ llm::LoweringConfigAttr chooseCpuLoweringConfig(mlir::linalg::LinalgOp op,
 /// reductions come next).
 llm::LoweringConfigAttr chooseGpuLoweringConfig(mlir::linalg::LinalgOp op);
 
+/// For a decode-step GEMV (a contraction over one sequence: at most one
+/// dynamic parallel loop, the batch, and a static reduction of at least 64
+/// that is a multiple of 32), the reduction loop the GPU splits over a
+/// warp; -1 for any other op.
+int64_t gpuGemvReduction(mlir::linalg::LinalgOp op);
+
 /// Threads per block the GPU heuristic aims for.
 constexpr int64_t kGpuBlockThreads = 128;
 
