@@ -27,13 +27,16 @@ llvm::Expected<std::string> kiln::assembleCubin(llvm::StringRef ptx,
                                                 llvm::StringRef arch,
                                                 llvm::StringRef ptxasPath) {
   llvm::SmallString<128> ptxPath, cubinPath, logPath;
+  // Each file is removed when this function returns, also when creating a
+  // later one fails.
+  llvm::SmallVector<std::unique_ptr<llvm::FileRemover>> removers;
   for (auto [path, ext] :
-       {std::pair{&ptxPath, "ptx"}, {&cubinPath, "cubin"}, {&logPath, "log"}})
+       {std::pair{&ptxPath, "ptx"}, {&cubinPath, "cubin"}, {&logPath, "log"}}) {
     if (std::error_code ec =
             llvm::sys::fs::createTemporaryFile("kiln-kernel", ext, *path))
       return makeError("cannot create a temporary file: " + ec.message());
-  llvm::FileRemover removePtx(ptxPath), removeCubin(cubinPath),
-      removeLog(logPath);
+    removers.push_back(std::make_unique<llvm::FileRemover>(*path));
+  }
   {
     std::error_code ec;
     llvm::raw_fd_ostream os(ptxPath, ec);

@@ -211,8 +211,16 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
                           "threads");
         return signalPassFailure();
       }
-      if (failed(
-              tileRoot(rewriter, last, Level::Thread, fallbackThreads(last))))
+      // Without a loop to share out (an op with no loops, or one whose only
+      // reduction cannot be split) tiling would leave the op in place.
+      SmallVector<int64_t> threads = fallbackThreads(last);
+      if (llvm::all_of(threads, [](int64_t n) { return n == 0; })) {
+        last->emitOpError("kiln-tile-and-fuse: cannot split this op among "
+                          "threads (no parallel loop, and no static "
+                          "reduction that is a multiple of 32)");
+        return signalPassFailure();
+      }
+      if (failed(tileRoot(rewriter, last, Level::Thread, threads)))
         return signalPassFailure();
     }
   }

@@ -29,3 +29,4 @@ func.func @threads_on_both_kinds(%x: tensor<4x64xf32>, %w: tensor<32x64xf32>, %a
       {llm.lowering_config = #llm.lowering_config<distribute = [1, 16, 0], vector = [], threads = [0, 16, 4]>} -> tensor<4x32xf32>
   return %0 : tensor<4x32xf32>
 }
+
