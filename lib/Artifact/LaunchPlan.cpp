@@ -64,6 +64,10 @@ private:
     return s;
   }
   AffineExpr constant(int64_t v) { return getAffineConstantExpr(v, ctx); }
+  /// `e` simplified over the symbols known so far.
+  AffineExpr simplify(AffineExpr e) {
+    return simplifyAffineExpr(e, 0, symbols.size());
+  }
   /// The view whose values `source` holds, or null if it is not known.
   const View *viewOf(Value source) {
     auto it = views.find(source);
@@ -234,7 +238,7 @@ llvm::Error Evaluator::evaluate(Operation *op) {
       r = *a % *b;
     else // sizes are never negative: floor = truncation
       r = a->floorDiv(*b);
-    indices[op->getResult(0)] = simplifyAffineExpr(r, 0, symbols.size());
+    indices[op->getResult(0)] = simplify(r);
     return llvm::Error::success();
   }
   if (auto apply = dyn_cast<affine::AffineApplyOp>(op)) {
@@ -249,7 +253,7 @@ llvm::Error Evaluator::evaluate(Operation *op) {
     AffineExpr r = map.getResult(0).replaceDimsAndSymbols(
         ArrayRef<AffineExpr>(operands).take_front(map.getNumDims()),
         ArrayRef<AffineExpr>(operands).drop_front(map.getNumDims()));
-    indices[apply] = simplifyAffineExpr(r, 0, symbols.size());
+    indices[apply] = simplify(r);
     return llvm::Error::success();
   }
   if (auto dim = dyn_cast<memref::DimOp>(op)) {
@@ -278,10 +282,10 @@ llvm::Error Evaluator::evaluate(Operation *op) {
     AffineExpr elements = constant(1);
     for (AffineExpr s : sizes)
       elements = elements * s;
-    buffers.push_back(json::Object{
-        {"workspace", true},
-        {"elements", str(simplifyAffineExpr(elements, 0, symbols.size()))},
-        {"element_bits", int64_t(type.getElementTypeBitWidth())}});
+    buffers.push_back(
+        json::Object{{"workspace", true},
+                     {"elements", str(simplify(elements))},
+                     {"element_bits", int64_t(type.getElementTypeBitWidth())}});
     lifetimes.push_back({-1, -1});
     views[alloc] = v;
     return llvm::Error::success();
@@ -339,9 +343,9 @@ llvm::Error Evaluator::evaluate(Operation *op) {
       v.sizes.push_back(size);
       v.strides.push_back(src.strides[d] * step);
     }
-    v.offset = simplifyAffineExpr(v.offset, 0, symbols.size());
+    v.offset = simplify(v.offset);
     for (AffineExpr &e : v.strides)
-      e = simplifyAffineExpr(e, 0, symbols.size());
+      e = simplify(e);
     views[subview] = v;
     return llvm::Error::success();
   }
@@ -366,8 +370,7 @@ llvm::Error Evaluator::evaluate(Operation *op) {
       }
       for (auto [k, r] : llvm::enumerate(group)) {
         v.sizes.push_back(fold(outShape[r]));
-        v.strides.push_back(
-            simplifyAffineExpr(groupStrides[k], 0, symbols.size()));
+        v.strides.push_back(simplify(groupStrides[k]));
       }
     }
     views[expand] = v;
@@ -385,7 +388,7 @@ llvm::Error Evaluator::evaluate(Operation *op) {
       AffineExpr size = constant(1);
       for (int64_t r : group)
         size = size * src.sizes[r];
-      v.sizes.push_back(simplifyAffineExpr(size, 0, symbols.size()));
+      v.sizes.push_back(simplify(size));
       v.strides.push_back(src.strides[group.back()]);
     }
     views[collapse] = v;
