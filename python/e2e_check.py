@@ -141,14 +141,14 @@ def feature_effect(model, prompt, ref_ids, ref_logits, atol, rtol):
     return what, float(use.max())
 
 
-def choose_prompt(model, seed, tokens, atol, rtol):
+def choose_prompt(model, seed, tokens, atol, rtol, prompt_len=PROMPT_LEN):
     """Returns (prompt, ref ids, ref logits, attempt, margin ratio,
     reference seconds of the chosen prompt)."""
     best = None
     for attempt in range(MAX_PROMPT_ATTEMPTS):
         rng = np.random.default_rng([seed, attempt])
         prompt = [int(t) for t in rng.integers(0, model.vocab_size,
-                                                PROMPT_LEN)]
+                                                prompt_len)]
         t0 = time.perf_counter()
         ids, logits = llama_reference.generate_greedy(model, prompt, tokens)
         dt = time.perf_counter() - t0
@@ -235,8 +235,8 @@ def check_config(args, name, index):
     model = llama_reference.load_model(model_dir)
     tokens = args.tokens
     prompt, ref_ids, ref_logits, attempt, mratio, ref_s = choose_prompt(
-        model, seed, tokens, args.atol, args.rtol)
-    max_context = min(max(32, -(-(PROMPT_LEN + tokens) // 16) * 16),
+        model, seed, tokens, args.atol, args.rtol, args.prompt_len)
+    max_context = min(max(32, -(-(args.prompt_len + tokens) // 16) * 16),
                       model.max_position_embeddings)
     row = dict(config=name, wdtype=wdtype, layers=model.num_layers,
                heads=f"{model.num_heads}/{model.num_kv_heads}x"
@@ -312,7 +312,7 @@ def check_config(args, name, index):
         # Reference logits on Kiln's own sequence (teacher forcing).
         full = llama_reference.forward(model, list(prompt) + [
             int(t) for t in ids[:n - 1]])
-        cmp_ref = full[PROMPT_LEN - 1:PROMPT_LEN - 1 + n]
+        cmp_ref = full[args.prompt_len - 1:args.prompt_len - 1 + n]
     diff = np.abs(logits[:n].astype(np.float64) - cmp_ref[:n])
     big = np.abs(cmp_ref[:n]) >= REL_FLOOR
     row["abs_err"] = float(diff.max())
@@ -374,6 +374,9 @@ def main(argv=None):
                     help="comma list of " + ",".join(CONFIG_ORDER) + " or all")
     ap.add_argument("--tokens", type=int, default=16,
                     help="new tokens per config (default 16)")
+    ap.add_argument("--prompt-len", type=int, default=PROMPT_LEN,
+                    help="prompt tokens (default %(default)s; long prompts "
+                    "make attention walk several key tiles and splits)")
     ap.add_argument("--atol", type=float, default=1e-4)
     ap.add_argument("--rtol", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=0,

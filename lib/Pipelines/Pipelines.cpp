@@ -28,6 +28,12 @@ void kiln::buildCpuLowerToLinalgPipeline(OpPassManager &pm) {
   addTextualPipeline(pm, "kiln-convert-llm-to-linalg,canonicalize,cse");
 }
 
+void kiln::buildCudaLowerToLinalgPipeline(OpPassManager &pm) {
+  // Attention first: the GPU has its own (flash-attention) kernel for it.
+  addTextualPipeline(
+      pm, "kiln-flash-attention,kiln-convert-llm-to-linalg,canonicalize,cse");
+}
+
 void kiln::buildCpuTilePipeline(OpPassManager &pm) {
   addTextualPipeline(pm,
                      "kiln-assign-lowering-config{target=cpu},"

@@ -47,6 +47,10 @@ void kiln::registerKilnPassesAndPipelines() {
       "The whole CPU pipeline: llm on tensors to the LLVM dialect",
       buildCpuPipeline);
   PassPipelineRegistration<>(
+      "kiln-cuda-lower-to-linalg",
+      "GPU stage 1: attention to its flash kernel, llm ops to linalg",
+      buildCudaLowerToLinalgPipeline);
+  PassPipelineRegistration<>(
       "kiln-cuda-tile",
       "GPU stage 2: GPU lowering configs, thread blocks and threads",
       buildCudaTilePipeline);

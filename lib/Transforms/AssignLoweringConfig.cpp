@@ -2,7 +2,9 @@
 #include "kiln/Transforms/LoweringConfig.h"
 #include "kiln/Transforms/Passes.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 
 namespace kiln {
 #define GEN_PASS_DEF_ASSIGNLOWERINGCONFIG
@@ -39,6 +41,14 @@ struct AssignLoweringConfigPass final
                    : WalkResult::interrupt();
       bool isRoot = !isFusedIntoConsumers(op);
       if (gpu) {
+        // Ops inside a kernel built by an earlier pass (kiln-flash-attention)
+        // get their threads there (kiln-tile-and-fuse level=thread).
+        if (auto forall = op->getParentOfType<scf::ForallOp>()) {
+          std::optional<ArrayAttr> mapping = forall.getMapping();
+          if (mapping && !mapping->empty() &&
+              isa<gpu::GPUBlockMappingAttr>((*mapping)[0]))
+            return WalkResult::advance();
+        }
         // Until the GPU has its own attention kernels, ops the CPU
         // recomputes per tile over a dynamic extent (attention scores, row
         // maxima and sums over kv_len) are kernels of their own, with their

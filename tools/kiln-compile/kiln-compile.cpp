@@ -376,8 +376,11 @@ int main(int argc, char **argv) {
   bool cudaKernels =
       cuda && (emitOpt == Emit::Artifact || emitOpt >= Emit::Gpu);
   Emit stopAfter = cudaKernels ? Emit::Tiled : emitOpt;
-  if (cuda || gpuTilingOnCpuOpt)
+  if (cuda || gpuTilingOnCpuOpt) {
+    stages[0] = {"lower to linalg", Emit::Linalg,
+                 buildCudaLowerToLinalgPipeline};
     stages[1] = {"tile for the GPU", Emit::Tiled, buildCudaTilePipeline};
+  }
   for (const Stage &stage : stages) {
     if (stopAfter < stage.after || (cuda && &stage - stages >= 2))
       break;

@@ -27,17 +27,18 @@ void buildCpuBufferizePipeline(mlir::OpPassManager &pm);
 void buildCpuToLLVMPipeline(mlir::OpPassManager &pm);
 void buildCpuPipeline(mlir::OpPassManager &pm);
 
-/// GPU stage 2 (after the shared stage 1, llm to linalg): the GPU lowering
-/// configs, thread blocks (`scf.forall` on #gpu.block) and their threads
-/// (#gpu.thread). The stages after it (bufferization with GPU memory
-/// spaces, gpu.launch, NVVM, PTX) are not written yet.
+/// GPU stage 1: attention to its flash-attention kernel
+/// (kiln-flash-attention), the other llm ops to linalg as on the CPU.
+void buildCudaLowerToLinalgPipeline(mlir::OpPassManager &pm);
+
+/// GPU stage 2: the GPU lowering configs, thread blocks (`scf.forall` on
+/// #gpu.block) and their threads (#gpu.thread).
 void buildCudaTilePipeline(mlir::OpPassManager &pm);
 
 /// GPU stages 3 and 4, after kiln-cuda-tile: One-Shot Bufferize,
 /// gpu.launch per thread block (kiln-gpu-launch), kernel outlining, NVVM,
 /// and PTX through LLVM's NVPTX backend (gpu-module-to-binary, format isa:
-/// no CUDA toolkit needed). Attention does not get here yet (its GPU kernel
-/// is the next step); the other ops of a decoder do.
+/// no CUDA toolkit needed).
 struct CudaTargetOptions : mlir::PassPipelineOptions<CudaTargetOptions> {
   Option<std::string> chip{*this, "chip",
                            llvm::cl::desc("GPU architecture, e.g. sm_90"),

@@ -25,6 +25,9 @@ class LinalgDialect;
 namespace LLVM {
 class LLVMDialect;
 }
+namespace math {
+class MathDialect;
+}
 namespace memref {
 class MemRefDialect;
 }

@@ -142,6 +142,46 @@ def Bufferize : Pass<"kiln-bufferize", "::mlir::ModuleOp"> {
   ];
 }
 
+def FlashAttention : Pass<"kiln-flash-attention"> {
+  let summary = "Lower llm.attention to a flash-attention GPU kernel";
+  let description = [{
+    GPU target, before `kiln-convert-llm-to-linalg`. Every `llm.attention`
+    becomes a thread-block `scf.forall` (mapped to `#gpu.block`) over batch
+    x KV head x blocks of query rows x splits of the keys, whose block walks
+    its keys in tiles of `key-tile` with the online softmax (running row
+    maximum `m`, row sum `l` and output accumulator `acc`, rescaled by
+    `exp(m - m')` at each tile), and writes the split's partial `(acc, m,
+    l)`; three linalg ops after the forall combine the splits of each row
+    (`out = sum_c acc_c exp(m_c - m*) / sum_c l_c exp(m_c - m*)`). Every
+    buffer of a block is static and no score matrix over the whole key
+    sequence exists. A block's rows are `rows-per-block / group` query
+    positions times the query heads sharing its KV head (the group).
+
+    The decode step (a static query length of 1) splits the keys into
+    chunks of `keys-per-split` (flash decoding), so that a single sequence
+    fills the GPU with batch x KV heads x chunks blocks; longer queries use
+    one split. The ops inside the block carry a lowering config with
+    `threads` only: `kiln-assign-lowering-config` keeps them and
+    `kiln-tile-and-fuse{level=thread}` shares them among the threads. See
+    docs/passes/flash-attention.md.
+  }];
+  let options = [
+    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
+           "Keys per step of the online softmax (static tile, 1..128)">,
+    Option<"keysPerSplit", "keys-per-split", "int64_t", /*default=*/"128",
+           "Keys per block in the decode step (a multiple of key-tile)">,
+    Option<"rowsPerBlock", "rows-per-block", "int64_t", /*default=*/"16",
+           "Query rows (positions x heads of a group) per block in prefill "
+           "(1..128)">
+  ];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect", "::mlir::gpu::GPUDialect",
+    "::kiln::llm::LLMDialect"
+  ];
+}
+
 def GpuLaunch : Pass<"kiln-gpu-launch"> {
   let summary = "Turn thread-block foralls into gpu.launch and map their threads";
   let description = [{

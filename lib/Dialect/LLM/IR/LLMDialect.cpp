@@ -76,7 +76,10 @@ LogicalResult LoweringConfigAttr::verify(
     return emitError() << "lowering_config: 'distribute' has "
                        << distribute.size() << " tile sizes but 'vector' has "
                        << vector.size();
-  if (!threads.empty() && threads.size() != distribute.size())
+  // Threads without distribute sizes: an op inside a thread block that an
+  // earlier pass built (kiln-flash-attention).
+  if (!threads.empty() && !distribute.empty() &&
+      threads.size() != distribute.size())
     return emitError() << "lowering_config: 'threads' has " << threads.size()
                        << " entries but 'distribute' has " << distribute.size();
   int64_t totalThreads = 1;
