@@ -4,7 +4,7 @@
 For each model (`kiln-compile --builtin tiny` and `llama3-8b`, the
 Llama-3-8B-shaped config), in f32 and in bf16 (f32 accumulation), and each
 architecture, lowers the model with
-`kiln-opt --kiln-cpu-lower-to-linalg --kiln-cuda-tile --kiln-cuda-to-ptx`,
+`kiln-opt --kiln-cuda-lower-to-linalg --kiln-cuda-tile --kiln-cuda-to-ptx`,
 assembles every kernel with `ptxas -v` and prints a table (registers,
 spills, stack, shared memory). Fails if ptxas rejects a kernel or a kernel
 spills registers. Needs the CUDA toolkit (ptxas), no GPU. CTest `ptxas`.
@@ -32,7 +32,7 @@ def lower(args, model, dtype, chip, features):
                           dtype, "--emit", "llm", "-o", "-", "--quiet"],
                          capture_output=True, text=True, check=True).stdout
     proc = subprocess.run(
-        [args.kiln_opt, "--kiln-cpu-lower-to-linalg", "--kiln-cuda-tile",
+        [args.kiln_opt, "--kiln-cuda-lower-to-linalg", "--kiln-cuda-tile",
          f"--kiln-cuda-to-ptx=chip={chip} features={features}"],
         input=llm, capture_output=True, text=True)
     if proc.returncode != 0:

@@ -412,14 +412,17 @@ void FlashAttentionBuilder::buildBlock(OpBuilder &nb, Location l,
         OpBuilder::InsertionGuard inner(b);
         b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
         Value maxOld = iter[0], sumOld = iter[1], accOld = iter[2];
-        // s[r, t] = q[r] . k[t0 + t]. Loops: r t d.
+        // s[r, t] = q[r] . k[t0 + t]. Loops: t d r, rows innermost: a
+        // thread loads each element of its key once for all rows (with the
+        // rows outside, the unrolled loops keep the whole key row live in
+        // registers).
         Value scores = generic(
             qTile, filled({rows, keyTile}, 0.0),
-            {dimsMap(ctx, 3, {0, 2}), dimsMap(ctx, 3, {0, 1})},
-            {kPar, kPar, kRed}, {0, keyThreads, 0},
+            {dimsMap(ctx, 3, {2, 1}), dimsMap(ctx, 3, {2, 0})},
+            {kPar, kRed, kPar}, {keyThreads, 0, 0},
             [&](OpBuilder &nb, Location nl, ValueRange a) {
-              Value j = keyRow(nb, nl, t0, 1);
-              Value dIdx = linalg::IndexOp::create(nb, nl, 2);
+              Value j = keyRow(nb, nl, t0, 0);
+              Value dIdx = linalg::IndexOp::create(nb, nl, 1);
               Value k = tensor::ExtractOp::create(
                   nb, nl, keys, ValueRange{batchIdx, j, kvHead, dIdx});
               Value prod =
@@ -473,7 +476,7 @@ void FlashAttentionBuilder::buildBlock(OpBuilder &nb, Location l,
             [](OpBuilder &nb, Location nl, ValueRange a) {
               return arith::AddFOp::create(nb, nl, a[1], a[0]).getResult();
             });
-        // acc = acc alpha + p v. Loops: r d t.
+        // acc = acc alpha + p v. Loops: d t r (each value loaded once).
         Value accScaled = generic(
             alpha, accOld, {rOf2, rd}, {kPar, kPar}, {0, headDimThreads},
             [](OpBuilder &nb, Location nl, ValueRange a) {
@@ -481,11 +484,11 @@ void FlashAttentionBuilder::buildBlock(OpBuilder &nb, Location l,
             });
         Value accNew = generic(
             probs, accScaled,
-            {dimsMap(ctx, 3, {0, 2}), dimsMap(ctx, 3, {0, 1})},
-            {kPar, kPar, kRed}, {0, headDimThreads, 0},
+            {dimsMap(ctx, 3, {2, 1}), dimsMap(ctx, 3, {2, 0})},
+            {kPar, kRed, kPar}, {headDimThreads, 0, 0},
             [&](OpBuilder &nb, Location nl, ValueRange a) {
-              Value j = keyRow(nb, nl, t0, 2);
-              Value dIdx = linalg::IndexOp::create(nb, nl, 1);
+              Value j = keyRow(nb, nl, t0, 1);
+              Value dIdx = linalg::IndexOp::create(nb, nl, 0);
               Value v = tensor::ExtractOp::create(
                   nb, nl, values, ValueRange{batchIdx, j, kvHead, dIdx});
               Value pv =

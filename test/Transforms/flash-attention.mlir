@@ -1,11 +1,11 @@
-// RUN: kiln-opt %s --split-input-file --kiln-flash-attention | FileCheck %s
-// RUN: kiln-opt %s --split-input-file --kiln-flash-attention --kiln-convert-llm-to-linalg --canonicalize --cse --kiln-cuda-tile | FileCheck %s --check-prefix=TILE
-// RUN: kiln-opt %s --split-input-file --kiln-flash-attention --kiln-convert-llm-to-linalg --canonicalize --cse --kiln-cuda-tile --kiln-cuda-to-ptx | FileCheck %s --check-prefix=PTX
+// RUN: kiln-opt %s --split-input-file --kiln-flash-attention="key-tile=64" | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-flash-attention="key-tile=64" --kiln-convert-llm-to-linalg --canonicalize --cse --kiln-cuda-tile | FileCheck %s --check-prefix=TILE
+// RUN: kiln-opt %s --split-input-file --kiln-flash-attention="key-tile=64" --kiln-convert-llm-to-linalg --canonicalize --cse --kiln-cuda-tile --kiln-cuda-to-ptx | FileCheck %s --check-prefix=PTX
 
 // Prefill (dynamic query length), 4 query heads on 2 KV heads (group 2):
 // blocks of 16 rows = 8 query positions x 2 heads, one split of the keys.
 // The block walks its keys in tiles of 64 up to its last position + 1
-// (causal), carrying the row maximum, row sum and output accumulator; no
+// (causal; key-tile=64 here, 32 by default), carrying the row maximum, row sum and output accumulator; no
 // tensor has a kv_len-sized dimension inside the block.
 // CHECK-LABEL: func.func @prefill
 // CHECK:         %[[QB:.*]] = arith.ceildivui %{{.*}}, %c8
@@ -22,7 +22,7 @@
 // CHECK:           %[[END:.*]] = arith.minsi %{{.*}}, %[[LAST]]
 // CHECK:           scf.for %[[T0:.*]] = %c0{{.*}} to %[[END]] step %c64 iter_args({{.*}}) -> (tensor<16xf32>, tensor<16xf32>, tensor<16x16xf32>)
 // Scores of the tile, the new maximum, alpha = exp(m - m'), p, l and acc.
-// CHECK:             linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]{{.*}} outs(%{{.*}} : tensor<16x64xf32>) attrs = {llm.lowering_config = #llm.lowering_config<distribute = [], vector = [], threads = [0, 64, 0]>}
+// CHECK:             linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]{{.*}} outs(%{{.*}} : tensor<16x64xf32>) attrs = {llm.lowering_config = #llm.lowering_config<distribute = [], vector = [], threads = [64, 0, 0]>}
 // CHECK:               tensor.extract %arg1
 // CHECK:             linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]{{.*}} outs(%{{.*}} : tensor<16xf32>)
 // CHECK:               arith.cmpi sle
@@ -34,7 +34,7 @@
 // CHECK:             arith.mulf
 // CHECK:             linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
 // CHECK:             arith.mulf
-// CHECK:             linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]{{.*}} outs(%{{.*}} : tensor<16x16xf32>)
+// CHECK:             linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]{{.*}} outs(%{{.*}} : tensor<16x16xf32>)
 // CHECK:               tensor.extract %arg2
 // CHECK:             scf.yield
 // The split's output o = acc / l and its log-sum-exp m + log l, written in

@@ -166,7 +166,7 @@ def FlashAttention : Pass<"kiln-flash-attention"> {
     docs/passes/flash-attention.md.
   }];
   let options = [
-    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
+    Option<"keyTile", "key-tile", "int64_t", /*default=*/"32",
            "Keys per step of the online softmax (static tile, 1..128)">,
     Option<"keysPerSplit", "keys-per-split", "int64_t", /*default=*/"128",
            "Keys per block in the decode step (a multiple of key-tile)">,
