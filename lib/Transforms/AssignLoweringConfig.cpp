@@ -49,11 +49,11 @@ struct AssignLoweringConfigPass final
               isa<gpu::GPUBlockMappingAttr>((*mapping)[0]))
             return WalkResult::advance();
         }
-        // Until the GPU has its own attention kernels, ops the CPU
-        // recomputes per tile over a dynamic extent (attention scores, row
-        // maxima and sums over kv_len) are kernels of their own, with their
-        // results in global memory: a block cannot allocate a buffer of
-        // run-time size.
+        // Ops the CPU recomputes per tile over a dynamic extent (marked
+        // fuse_into_consumers, or reducing over a dynamic loop such as the
+        // combine of attention's key splits) are kernels of their own, with
+        // their results in global memory: a block cannot allocate a buffer
+        // of run-time size.
         if (op->hasAttr(kFuseIntoConsumersAttrName) || hasDynamicReduction(op))
           isRoot = true;
         // GEMVs are kernels of their own (a consumer such as a residual add
