@@ -55,8 +55,10 @@ void kiln::buildCudaToPtxPipeline(OpPassManager &pm,
                                   const CudaTargetOptions &options) {
   // Kernels compute in linalg loops for now; the host side keeps its
   // allocations and launches (the runtime's CUDA backend will run them).
-  addTextualPipeline(pm, "kiln-bufferize,canonicalize,cse,kiln-gpu-launch,"
-                         "canonicalize,cse,gpu-kernel-outlining,"
+  addTextualPipeline(pm, "kiln-bufferize,canonicalize,cse,"
+                         "kiln-gpu-warp-reduce,kiln-gpu-launch,"
+                         "canonicalize,cse,gpu-launch-sink-index-computations,"
+                         "gpu-kernel-outlining,kiln-gpu-kernel-attributes,"
                          "convert-linalg-to-loops,lower-affine,canonicalize");
   addTextualPipeline(pm, "nvvm-attach-target{chip=" + options.chip +
                              " features=" + options.features + " O=3}");

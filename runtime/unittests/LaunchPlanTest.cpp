@@ -131,26 +131,25 @@ TEST(LaunchPlan, TinyDecodeStepEvaluates) {
   // 2 layers x 18 kernels, the embedding, the final norm and the logits.
   EXPECT_EQ(launches.size(), 39u);
 
-  // The embedding: one block of 64 threads for the one sequence; its
-  // parameters are the batch (an index), then the ids as a 2-d memref:
-  // base, base, offset 0, sizes [1, 1], strides [1, 1].
+  // The embedding: one block of 64 threads for the one sequence; its first
+  // parameter is the ids as a 2-d memref: base, base, offset 0, sizes
+  // [1, 1], strides [1, 1] (constants are compiled into the kernels).
   LaunchPlan::Launch &embed = launches[0];
   EXPECT_EQ(embed.grid, (std::array<uint32_t, 3>{1, 1, 1}));
   EXPECT_EQ(embed.plan->block, (std::array<uint32_t, 3>{64, 1, 1}));
-  ASSERT_GE(embed.params.size(), 8u);
-  EXPECT_EQ(embed.params[0], 1u);
+  ASSERT_GE(embed.params.size(), 7u);
+  EXPECT_EQ(embed.params[0], mem.bases[0]);
   EXPECT_EQ(embed.params[1], mem.bases[0]);
-  EXPECT_EQ(embed.params[2], mem.bases[0]);
-  EXPECT_EQ(embed.params[3], 0u);
+  EXPECT_EQ(embed.params[2], 0u);
+  EXPECT_EQ(embed.params[3], 1u);
   EXPECT_EQ(embed.params[4], 1u);
-  EXPECT_EQ(embed.params[5], 1u);
   EXPECT_EQ(embed.paramPointers().size(), embed.params.size());
 
-  // Attention scores of layer 0 over 5 keys: one block per (key, kv head)
-  // pair of the sequence, 2 threads (the query heads of a group).
-  const PlanLaunch &scores = decode.launches()[9];
-  EXPECT_EQ(scores.grid[0].text(), "(s0 * s2) * 2");
-  EXPECT_EQ(launches[9].grid[0], 10u);
+  // Attention of layer 0 over 5 keys: one block per split of 128 keys and
+  // KV head of the sequence (the flash-attention kernel).
+  const PlanLaunch &attention = decode.launches()[9];
+  EXPECT_EQ(attention.grid[0].text(), "((s2 ceildiv 128) * s0) * 2");
+  EXPECT_EQ(launches[9].grid[0], 2u);
 
   // Every workspace buffer is sized by the plan: [batch, hidden] f32 for
   // the embedding output.
@@ -158,11 +157,11 @@ TEST(LaunchPlan, TinyDecodeStepEvaluates) {
 }
 
 TEST(LaunchPlan, WorkspaceBuffersShareSlots) {
-  // The tiny decode step's 27 intermediates fit in 6 slots; a slot is as
+  // The tiny decode step's 33 intermediates fit in 7 slots; a slot is as
   // large as its largest buffer.
   const LaunchPlan decode = tinyPlans()[1];
   std::vector<int64_t> s = symbolValues(decode, 1, 5, 16);
-  EXPECT_EQ(decode.numSlots(), 6);
+  EXPECT_EQ(decode.numSlots(), 7);
   uint64_t largest = 0, total = 0;
   for (int64_t slot = 0; slot < decode.numSlots(); ++slot)
     total += decode.slotBytes(slot, s);

@@ -25,6 +25,9 @@ class LinalgDialect;
 namespace LLVM {
 class LLVMDialect;
 }
+namespace NVVM {
+class NVVMDialect;
+}
 namespace math {
 class MathDialect;
 }

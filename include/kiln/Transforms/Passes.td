@@ -182,6 +182,46 @@ def FlashAttention : Pass<"kiln-flash-attention"> {
   ];
 }
 
+def GpuWarpReduce : Pass<"kiln-gpu-warp-reduce"> {
+  let summary = "Merge a warp's partial results with shuffles";
+  let description = [{
+    GPU, after bufferization and before `kiln-gpu-launch`. A reduction that
+    `kiln-tile-and-fuse{level=thread}` split across the 32 lanes of a warp
+    (decode GEMVs, RMSNorm's row sums) leaves a one-thread `#gpu.thread`
+    forall that adds the 32 partials (a `[.., 32]` shared buffer) in order,
+    after an optional fill of the output. Such a forall (a generic with one
+    reduction loop of 32, every other loop of 1, and a body that is one
+    commutative combiner of f32 or i32: addf, maximumf, minimumf, maxnumf,
+    minnumf, addi, max/min si/ui) becomes a 32-lane forall: lane l loads
+    partial l, five `gpu.shuffle xor` steps (16, 8, 4, 2, 1) leave the
+    total in every lane, and lane 0 combines it with the output's initial
+    value (the fill's, or the output's own) and stores it. Other foralls are
+    left alone. See docs/passes/gpu-warp-reduce.md.
+  }];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
+  ];
+}
+
+def GpuKernelAttributes : Pass<"kiln-gpu-kernel-attributes", "::mlir::ModuleOp"> {
+  let summary = "Set the NVVM occupancy bound of every outlined kernel";
+  let description = [{
+    After `gpu-kernel-outlining`: every `gpu.func` kernel gets
+    `nvvm.minctasm = min-blocks-per-sm` (PTX `.minnctapersm`). With the
+    block size alone (`.maxntid`, from outlining's `known_block_size`),
+    ptxas caps registers to fit several blocks per SM and spills instead
+    (the Llama-3-8B-shaped f32 prefill attention kernel, sm_80: 80
+    registers and 52 bytes of spills; with one block per SM: 119 registers,
+    no spills). See docs/passes/gpu-launch.md.
+  }];
+  let options = [
+    Option<"minBlocksPerSM", "min-blocks-per-sm", "int64_t", /*default=*/"1",
+           "Blocks per SM that ptxas must leave room for (>= 1)">
+  ];
+  let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
+}
+
 def GpuLaunch : Pass<"kiln-gpu-launch"> {
   let summary = "Turn thread-block foralls into gpu.launch and map their threads";
   let description = [{
