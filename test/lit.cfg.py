@@ -41,3 +41,8 @@ cuda_stub = "/usr/local/cuda/lib64/stubs/libcuda.so"
 if os.path.exists(cuda_stub):
     config.available_features.add("cuda-stub")
     config.substitutions.append(("%cuda_stub", cuda_stub))
+
+# The runtime's fake CUDA driver (runtime/unittests/fake-cuda).
+config.substitutions.append(
+    ("%fake_cuda", os.path.join(config.kiln_obj_root, "lib",
+                                "libkiln-fake-cuda.so")))

@@ -88,8 +88,10 @@ std::unique_ptr<CudaDriver> CudaDriver::load(const std::string &library) {
   resolve(d->cuStreamCreate, "cuStreamCreate");
   resolve(d->cuStreamSynchronize, "cuStreamSynchronize");
   resolve(d->cuStreamDestroy, "cuStreamDestroy_v2");
-  resolve(d->cuStreamBeginCapture, "cuStreamBeginCapture_v2");
-  resolve(d->cuStreamEndCapture, "cuStreamEndCapture");
+  resolve(d->cuGraphCreate, "cuGraphCreate");
+  resolve(d->cuGraphAddKernelNode, "cuGraphAddKernelNode_v2");
+  resolve(d->cuGraphExecKernelNodeSetParams,
+          "cuGraphExecKernelNodeSetParams_v2");
   resolve(d->cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags");
   resolve(d->cuGraphLaunch, "cuGraphLaunch");
   resolve(d->cuGraphExecDestroy, "cuGraphExecDestroy");

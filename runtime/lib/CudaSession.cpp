@@ -32,9 +32,10 @@ int archNumber(const std::string &arch) {
 } // namespace
 
 CudaSession::CudaSession(const LoadedModel &model, int64_t maxContext,
-                         const LoadedModel::Progress &progress)
+                         const LoadedModel::Progress &progress, bool cudaGraph)
     : model_(model), maxContext_(maxContext),
-      vocab_(model.manifest().model.vocabSize) {
+      vocab_(model.manifest().model.vocabSize), useGraph_(cudaGraph),
+      graphStatus_(cudaGraph ? "on" : "off (--no-cuda-graph)") {
   const Manifest &m = model.manifest();
   const std::string &name = model.artifact().name();
   if (m.target.kind != "cuda")
@@ -161,6 +162,7 @@ void CudaSession::releaseAll() {
     driver_->cuCtxSetCurrent(context_);
   if (stream_)
     driver_->cuStreamSynchronize(stream_);
+  destroyDecodeGraph();
   for (Entry *e : {&prefill_, &decode_}) {
     for (DeviceBuffer &b : e->slots)
       release(b);
@@ -311,7 +313,8 @@ const float *CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
   }
   std::vector<LaunchPlan::Launch> launches =
       e.plan->evaluate(symbols, bases, bytes);
-  for (size_t i = 0; i < launches.size(); ++i) {
+  bool replayed = &e == &decode_ && useGraph_ && launchDecodeGraph(launches);
+  for (size_t i = 0; i < launches.size() && !replayed; ++i) {
     LaunchPlan::Launch &l = launches[i];
     std::vector<void *> params = l.paramPointers();
     d.check(d.cuLaunchKernel(e.functions[i], l.grid[0], l.grid[1], l.grid[2],
@@ -335,6 +338,81 @@ const float *CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
           e.plan->entry());
   position_ += tokens;
   return logits_.data();
+}
+
+namespace {
+cu::KernelNodeParams nodeParams(cu::Function fn, LaunchPlan::Launch &l,
+                                std::vector<void *> &pointers) {
+  pointers = l.paramPointers();
+  cu::KernelNodeParams p;
+  p.func = fn;
+  p.gridDimX = l.grid[0];
+  p.gridDimY = l.grid[1];
+  p.gridDimZ = l.grid[2];
+  p.blockDimX = l.plan->block[0];
+  p.blockDimY = l.plan->block[1];
+  p.blockDimZ = l.plan->block[2];
+  p.kernelParams = pointers.data();
+  return p;
+}
+} // namespace
+
+bool CudaSession::launchDecodeGraph(std::vector<LaunchPlan::Launch> &launches) {
+  const CudaDriver &d = *driver_;
+  DecodeGraph &g = graph_;
+  std::vector<void *> pointers;
+  if (!g.exec) {
+    // The first step builds the graph: one kernel node per launch, each
+    // depending on the one before (the launches of a step run in order).
+    try {
+      d.check(d.cuGraphCreate(&g.graph, 0), "cuGraphCreate", "decode step");
+      for (size_t i = 0; i < launches.size(); ++i) {
+        cu::KernelNodeParams p =
+            nodeParams(decode_.functions[i], launches[i], pointers);
+        cu::GraphNode node = nullptr;
+        d.check(d.cuGraphAddKernelNode(&node, g.graph,
+                                       g.nodes.empty() ? nullptr
+                                                       : &g.nodes.back(),
+                                       g.nodes.empty() ? 0 : 1, &p),
+                "cuGraphAddKernelNode", launches[i].plan->module);
+        g.nodes.push_back(node);
+        g.grids.push_back(launches[i].grid);
+        g.params.push_back(launches[i].params);
+      }
+      d.check(d.cuGraphInstantiateWithFlags(&g.exec, g.graph, 0),
+              "cuGraphInstantiateWithFlags", "decode step");
+    } catch (const Error &err) {
+      destroyDecodeGraph();
+      useGraph_ = false;
+      graphStatus_ = std::string("off (") + err.what() + ")";
+      return false;
+    }
+  } else {
+    // Later steps: only what changed (the kernels whose grid or arguments
+    // depend on kv_len) is updated in the instantiated graph.
+    for (size_t i = 0; i < launches.size(); ++i) {
+      if (launches[i].grid == g.grids[i] && launches[i].params == g.params[i])
+        continue;
+      cu::KernelNodeParams p =
+          nodeParams(decode_.functions[i], launches[i], pointers);
+      d.check(d.cuGraphExecKernelNodeSetParams(g.exec, g.nodes[i], &p),
+              "cuGraphExecKernelNodeSetParams", launches[i].plan->module);
+      g.grids[i] = launches[i].grid;
+      g.params[i] = launches[i].params;
+      ++graphNodeUpdates_;
+    }
+  }
+  d.check(d.cuGraphLaunch(g.exec, stream_), "cuGraphLaunch", "decode step");
+  ++graphReplays_;
+  return true;
+}
+
+void CudaSession::destroyDecodeGraph() {
+  if (graph_.exec)
+    driver_->cuGraphExecDestroy(graph_.exec);
+  if (graph_.graph)
+    driver_->cuGraphDestroy(graph_.graph);
+  graph_ = DecodeGraph{};
 }
 
 const float *CudaSession::prefill(const std::vector<int32_t> &ids) {
@@ -384,5 +462,17 @@ std::string CudaSession::describe() const {
                 "cuda %s: workspace %.1f MiB, %llu allocations during decode",
                 deviceName_.c_str(), workspaceBytes() / 1048576.0,
                 static_cast<unsigned long long>(decodeAllocations_));
-  return line;
+  std::string text = line;
+  if (graph_.exec) {
+    std::snprintf(line, sizeof(line),
+                  "; cuda graph on: %zu kernels, %llu replays, %llu node "
+                  "updates",
+                  graph_.nodes.size(),
+                  static_cast<unsigned long long>(graphReplays_),
+                  static_cast<unsigned long long>(graphNodeUpdates_));
+    text += line;
+  } else {
+    text += "; cuda graph " + graphStatus_;
+  }
+  return text;
 }

@@ -43,6 +43,10 @@ const char *const kUsage =
   --logits-out FILE.npy  float32 [steps, vocab]: the logits each generated
                          token was chosen from
   --stats-json FILE      write the timing report as JSON
+  --cuda-graph           CUDA target: replay each decode step as a CUDA
+                         graph (default; falls back to single launches,
+                         saying why, where a graph cannot be built)
+  --no-cuda-graph        CUDA target: launch the kernels one by one
   --quiet                no progress or report on stderr
   --help                 this message
 )";
@@ -168,6 +172,9 @@ RunOptions kiln::rt::parseRunOptions(int argc, const char *const *argv) {
       o.logitsOut = next();
     } else if (arg == "--stats-json") {
       o.statsJson = next();
+    } else if (arg == "--cuda-graph" || arg == "--no-cuda-graph") {
+      noValue();
+      o.cudaGraph = arg == "--cuda-graph";
     } else if (arg == "--quiet") {
       noValue();
       o.quiet = true;

@@ -104,9 +104,10 @@ Tokenizer loadTokenizer(const std::string &modelDir, const char *why) {
 /// or the CUDA backend.
 std::unique_ptr<ModelSession> openSession(const LoadedModel &model,
                                           int64_t maxContext,
-                                          const LoadedModel::Progress &say) {
+                                          const LoadedModel::Progress &say,
+                                          bool cudaGraph) {
   if (model.manifest().target.kind == "cuda")
-    return std::make_unique<CudaSession>(model, maxContext, say);
+    return std::make_unique<CudaSession>(model, maxContext, say, cudaGraph);
   return std::make_unique<Session>(model, maxContext);
 }
 
@@ -135,7 +136,7 @@ int runChat(const RunOptions &o, LoadedModel &model,
   if (maxContext == 0)
     maxContext = std::min<int64_t>(m.model.maxPositionEmbeddings, 4096);
   std::unique_ptr<ModelSession> session =
-      openSession(model, maxContext, progress);
+      openSession(model, maxContext, progress, o.cudaGraph);
   Sampler sampler(o.sampling, m.model.vocabSize);
   bool interactive = isatty(STDIN_FILENO);
   if (!o.quiet)
@@ -286,7 +287,7 @@ int run(int argc, char **argv) {
                 " (--max-context, max_position_embeddings " +
                 std::to_string(m.model.maxPositionEmbeddings) + ")");
   std::unique_ptr<ModelSession> session =
-      openSession(model, maxContext, progress);
+      openSession(model, maxContext, progress, o.cudaGraph);
   Clock::time_point tLoaded = Clock::now();
   if (!o.quiet)
     std::fprintf(stderr,

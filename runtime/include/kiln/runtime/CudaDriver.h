@@ -30,7 +30,19 @@ using Function = struct CUfunc_st *;
 using Stream = struct CUstream_st *;
 using Graph = struct CUgraph_st *;
 using GraphExec = struct CUgraphExec_st *;
+using GraphNode = struct CUgraphNode_st *;
 constexpr Result kSuccess = 0;
+/// CUDA_KERNEL_NODE_PARAMS (v2), for graph kernel nodes.
+struct KernelNodeParams {
+  Function func = nullptr;
+  unsigned gridDimX = 1, gridDimY = 1, gridDimZ = 1;
+  unsigned blockDimX = 1, blockDimY = 1, blockDimZ = 1;
+  unsigned sharedMemBytes = 0;
+  void **kernelParams = nullptr;
+  void **extra = nullptr;
+  void *kern = nullptr;
+  Context ctx = nullptr;
+};
 } // namespace cu
 
 class CudaDriver {
@@ -83,8 +95,12 @@ public:
   cu::Result (*cuStreamCreate)(cu::Stream *, unsigned) = nullptr;
   cu::Result (*cuStreamSynchronize)(cu::Stream) = nullptr;
   cu::Result (*cuStreamDestroy)(cu::Stream) = nullptr;
-  cu::Result (*cuStreamBeginCapture)(cu::Stream, int) = nullptr;
-  cu::Result (*cuStreamEndCapture)(cu::Stream, cu::Graph *) = nullptr;
+  cu::Result (*cuGraphCreate)(cu::Graph *, unsigned) = nullptr;
+  cu::Result (*cuGraphAddKernelNode)(cu::GraphNode *, cu::Graph,
+                                     const cu::GraphNode *, size_t,
+                                     const cu::KernelNodeParams *) = nullptr;
+  cu::Result (*cuGraphExecKernelNodeSetParams)(
+      cu::GraphExec, cu::GraphNode, const cu::KernelNodeParams *) = nullptr;
   cu::Result (*cuGraphInstantiateWithFlags)(cu::GraphExec *, cu::Graph,
                                             unsigned long long) = nullptr;
   cu::Result (*cuGraphLaunch)(cu::GraphExec, cu::Stream) = nullptr;

@@ -9,9 +9,16 @@
 // decode step's workspace is allocated once, for the largest context; the
 // decode loop allocates nothing.
 //
-// Status: built and tested here only up to the driver (no GPU on the
-// development machines); its validation on a GPU is the GPU issue's
-// device script. CUDA-graph replay of the decode step is not there yet.
+// CUDA graphs (on by default): the first decode step builds a graph of its
+// launches (one kernel node each, in order) and every step replays it with
+// one cuGraphLaunch, after updating the nodes whose grid or parameters
+// changed since the previous step (those that depend on kv_len: the
+// attention kernels). If the graph cannot be built, the session says why
+// (describe()) and launches the kernels one by one.
+//
+// Tested without a GPU against a fake driver (runtime/unittests/fake-cuda,
+// test/tools/kiln-run-fake-cuda.test); its validation on a GPU is the
+// device script (scripts/device/validate.sh).
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RUNTIME_CUDASESSION_H
@@ -21,6 +28,7 @@
 #include "kiln/runtime/LaunchPlan.h"
 #include "kiln/runtime/Session.h"
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,7 +45,8 @@ public:
   /// Throws Error when there is no driver or GPU, the GPU is older than the
   /// artifact's architecture, or any driver call fails (naming it).
   CudaSession(const LoadedModel &model, int64_t maxContext,
-              const LoadedModel::Progress &progress = nullptr);
+              const LoadedModel::Progress &progress = nullptr,
+              bool cudaGraph = true);
   ~CudaSession() override;
 
   const float *prefill(const std::vector<int32_t> &ids) override;
@@ -71,6 +80,10 @@ private:
   /// Grows `e`'s workspace buffers to the sizes of `symbols`.
   bool ensureWorkspace(Entry &e, const std::vector<int64_t> &symbols);
   const float *run(Entry &e, const int32_t *ids, int64_t tokens);
+  /// Replays the decode step's graph (building it on the first call);
+  /// false if it cannot be built, after which the caller launches.
+  bool launchDecodeGraph(std::vector<LaunchPlan::Launch> &launches);
+  void destroyDecodeGraph();
 
   const LoadedModel &model_;
   int64_t maxContext_;
@@ -88,6 +101,16 @@ private:
   std::vector<float> logits_;
   Entry prefill_, decode_;
   uint64_t decodeAllocations_ = 0;
+  struct DecodeGraph {
+    cu::Graph graph = nullptr;
+    cu::GraphExec exec = nullptr;
+    std::vector<cu::GraphNode> nodes;
+    std::vector<std::array<uint32_t, 3>> grids; // as last set, per node
+    std::vector<std::vector<uint64_t>> params;
+  } graph_;
+  bool useGraph_;
+  std::string graphStatus_;
+  uint64_t graphReplays_ = 0, graphNodeUpdates_ = 0;
 };
 
 } // namespace kiln::rt

@@ -34,6 +34,9 @@ struct RunOptions {
   /// 0: prompt + new tokens - 1 (at most max_position_embeddings).
   int64_t maxContext = 0;
   bool printIds = false, quiet = false, help = false;
+  /// CUDA target: replay the decode step as a CUDA graph (--no-cuda-graph
+  /// launches its kernels one by one).
+  bool cudaGraph = true;
   SamplingOptions sampling;
 };
 
