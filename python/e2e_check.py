@@ -198,7 +198,7 @@ def run_kiln(args, name, model_dir, prompt, tokens, max_context):
                  "--prompt-ids", ",".join(map(str, prompt)),
                  "--max-new-tokens", str(tokens), "--greedy", "--print-ids",
                  "--logits-out", logits_path, "--max-context",
-                 str(max_context), "--seed", "0"]),
+                 str(max_context), "--seed", "0"] + args.run_flag),
     ]
     if args.prebuilt:
         cmds = cmds[1:]
@@ -399,6 +399,9 @@ def main(argv=None):
     ap.add_argument("--prompt-len", type=int, default=PROMPT_LEN,
                     help="prompt tokens (default %(default)s; long prompts "
                     "make attention walk several key tiles and splits)")
+    ap.add_argument("--run-flag", action="append", default=[],
+                    help="extra kiln-run flag (repeatable), e.g. "
+                    "--run-flag=--no-cuda-graph")
     ap.add_argument("--dtype", choices=["f32", "bf16", "f16"], default="f32",
                     help="compute dtype for kiln-compile (default f32; the "
                     "narrow ones need their own --atol/--rtol)")

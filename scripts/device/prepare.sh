@@ -3,7 +3,8 @@
 # cannot compile): builds Kiln, then fills build/device/ with
 #   kiln-run, kiln-tokenize and KilnRuntimeTests, and the shared libraries they need
 #   beyond the base system (lib/);
-#   artifacts-ARCH/CONFIG.kiln for every end-to-end config, and tiny.kiln;
+#   artifacts-ARCH/CONFIG.kiln for every end-to-end config, tiny.kiln and
+#   llama3-8b.kiln (bench.sh); artifacts-ARCH-bf16/ for the bf16 checks;
 #   the python/ helpers the validation runs.
 # Then, through the device tool, from the repository root:
 #   run(command="bash scripts/device/validate.sh", carry=["build/device"])
@@ -14,6 +15,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ARCH="${1:-sm_90}"
 BUILD="${KILN_BUILD_DIR:-$ROOT/build}"
 PY=/usr/bin/python3
+BF16_CONFIGS="gqa mha odd mistral-w3 llama3-rope qwen2 qwen3"
 "$ROOT/scripts/build.sh" >&2
 DEV="$BUILD/device"
 rm -rf "$DEV"
@@ -44,6 +46,16 @@ PYEOF
 done
 "$BUILD/bin/kiln-compile" --builtin tiny --target cuda --arch "$ARCH" \
   -o "$DEV/artifacts-$ARCH/tiny.kiln" --quiet >/dev/null
+# bf16 compute (f32 accumulation) for the configs validate.sh checks in bf16.
+mkdir -p "$DEV/artifacts-$ARCH-bf16"
+for c in $BF16_CONFIGS; do
+  "$BUILD/bin/kiln-compile" "$DEV/models/$c" --target cuda --arch "$ARCH" \
+    --dtype bf16 -o "$DEV/artifacts-$ARCH-bf16/$c.kiln" --quiet >/dev/null
+done
+# The Llama-3-8B-shaped model (bf16) for scripts/device/bench.sh; its
+# weights are written on the GPU machine.
+"$BUILD/bin/kiln-compile" --builtin llama3-8b --target cuda --arch "$ARCH" \
+  -o "$DEV/artifacts-$ARCH/llama3-8b.kiln" --quiet >/dev/null
 rm -rf "$DEV/models"
 echo "$ARCH" > "$DEV/ARCH"
 git -C "$ROOT" rev-parse --short HEAD > "$DEV/COMMIT" 2>/dev/null || true

@@ -6,7 +6,8 @@
 #
 # Builds nothing. Runs the runtime's CUDA driver tests, the end-to-end
 # configs on the GPU against the float64 numpy reference
-# (python/e2e_check.py --prebuilt) and against transformers
+# (python/e2e_check.py --prebuilt; also without CUDA graphs, with a long
+# prompt, and in bf16) and against transformers
 # (python/hf_check.py), the tokenizers against Hugging Face's `tokenizers`
 # (python/hf_tokenizer_check.py), and compute-sanitizer memcheck and racecheck on a
 # prefill plus 32 decode steps of the tiny model; prints a table and writes
@@ -40,6 +41,19 @@ step() { # name, log file, command...
 step driver-tests runtime.log "$DEV/KilnRuntimeTests" --gtest_filter='CudaDriver*:SizeExpr*'
 step e2e-numpy e2e.log "$PY" "$ROOT/python/e2e_check.py" --kiln-run "$DEV/kiln-run" \
   --prebuilt "$DEV/artifacts-$ARCH" --target cuda --tokens 16
+# The same without CUDA graphs (every kernel launched), longer sequences
+# (several key tiles and splits of the flash-attention kernel), and bf16
+# compute (its own error bound; see python/e2e_check.py).
+step e2e-no-graph e2e.log "$PY" "$ROOT/python/e2e_check.py" --kiln-run "$DEV/kiln-run" \
+  --prebuilt "$DEV/artifacts-$ARCH" --target cuda --tokens 16 \
+  --configs gqa,mistral-w3,qwen3 --run-flag=--no-cuda-graph
+step e2e-long e2e.log "$PY" "$ROOT/python/e2e_check.py" --kiln-run "$DEV/kiln-run" \
+  --prebuilt "$DEV/artifacts-$ARCH" --target cuda --prompt-len 144 --tokens 48 \
+  --configs mha,gqa,odd,mistral,mistral-w3,qwen3
+step e2e-bf16 e2e.log "$PY" "$ROOT/python/e2e_check.py" --kiln-run "$DEV/kiln-run" \
+  --prebuilt "$DEV/artifacts-$ARCH-bf16" --target cuda --tokens 16 \
+  --dtype bf16 --rel-rms 0.03 --atol 0.05 --rtol 0 \
+  --configs gqa,mha,odd,mistral-w3,llama3-rope,qwen2,qwen3
 step e2e-transformers hf.log "$PY" "$ROOT/python/hf_check.py" --kiln-run "$DEV/kiln-run" \
   --prebuilt "$DEV/artifacts-$ARCH" --tokens 16
 
@@ -61,7 +75,7 @@ rm -rf "$TINY"
 {
   echo
   printf '%-22s %s\n' step result
-  for name in driver-tests e2e-numpy e2e-transformers tokenizers sanitizer-memcheck sanitizer-racecheck; do
+  for name in driver-tests e2e-numpy e2e-no-graph e2e-long e2e-bf16 e2e-transformers tokenizers sanitizer-memcheck sanitizer-racecheck; do
     printf '%-22s %s\n' "$name" "${RESULT[$name]:-SKIPPED}"
   done
 } | tee "$OUT/summary.txt"

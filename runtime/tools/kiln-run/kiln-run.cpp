@@ -385,7 +385,13 @@ int run(int argc, char **argv) {
        << ", \"kv_cache_bytes\": " << session->kvCacheBytes()
        << ", \"workspace_bytes\": " << session->workspaceBytes()
        << ", \"decode_allocations\": " << session->decodeAllocations()
-       << ", \"peak_rss_bytes\": " << peakBytes << "}\n";
+       << ", \"peak_rss_bytes\": " << peakBytes << ", \"session\": \"";
+    for (char c : session->describe()) {
+      if (c == '"' || c == '\\')
+        js << '\\';
+      js << (static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+    }
+    js << "\"}\n";
   }
   return 0;
 }
