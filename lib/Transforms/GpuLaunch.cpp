@@ -97,8 +97,8 @@ struct GpuLaunchPass final : kiln::impl::GpuLaunchBase<GpuLaunchPass> {
       if (copy.getInputs().front() == copy.getOutputs().front())
         rewriter.eraseOp(copy);
     });
-    // Foralls of the llm lowering that no GPU level mapped (the KV-cache
-    // write, one sequence per iteration) are grids of one-thread blocks.
+    // A forall that no GPU level mapped is a grid of one-thread blocks, so
+    // that nothing touching device memory stays on the host.
     MLIRContext *ctx = &getContext();
     getOperation()->walk([&](scf::ForallOp forall) {
       if (forall.getMapping() || forall->getParentOfType<scf::ForallOp>() ||

@@ -9,6 +9,9 @@ class RewritePatternSet;
 namespace arith {
 class ArithDialect;
 }
+namespace gpu {
+class GPUDialect;
+}
 namespace linalg {
 class LinalgDialect;
 }

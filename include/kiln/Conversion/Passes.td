@@ -24,7 +24,7 @@ def ConvertLLMToLinalg : Pass<"kiln-convert-llm-to-linalg"> {
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
-    "::mlir::scf::SCFDialect"
+    "::mlir::scf::SCFDialect", "::mlir::gpu::GPUDialect"
   ];
 }
 

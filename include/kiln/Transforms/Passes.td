@@ -241,8 +241,7 @@ def GpuLaunch : Pass<"kiln-gpu-launch"> {
 
     Two clean-ups come first: `linalg.copy` of a buffer onto itself (left
     by bufferization where a tile was computed in place) is erased, and a
-    top-level `scf.forall` without a mapping (the KV-cache write of the llm
-    lowering, one sequence per iteration) becomes a grid of one-thread
+    top-level `scf.forall` without a mapping becomes a grid of one-thread
     blocks, so that nothing that touches device memory stays on the host.
   }];
   let dependentDialects = [

@@ -9,6 +9,7 @@
 #include "kiln/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -510,26 +511,36 @@ struct KVCacheWriteLowering : OpConversionPattern<llm::KVCacheWriteOp> {
 
     Value maxContext = tensor::DimOp::create(rewriter, loc, cache, 1);
     // One (batch, token) row per iteration; the destination is the cache
-    // itself (shared_outs), so bufferization writes it in place.
+    // itself (shared_outs), and the row is copied by a linalg.copy into its
+    // slice, so bufferization writes it in place. The iterations are
+    // mapped to GPU blocks (the GPU target shares each row's copy among a
+    // block's threads; the CPU lowers the forall to loops).
+    MLIRContext *ctx = rewriter.getContext();
+    ArrayAttr mapping = rewriter.getArrayAttr(
+        {gpu::GPUBlockMappingAttr::get(ctx, gpu::MappingId::LinearDim1),
+         gpu::GPUBlockMappingAttr::get(ctx, gpu::MappingId::LinearDim0)});
     auto forall = scf::ForallOp::create(
-        rewriter, loc, ubs, ValueRange{cache}, /*mapping=*/std::nullopt,
+        rewriter, loc, ubs, ValueRange{cache}, mapping,
         [&](OpBuilder &b, Location l, ValueRange args) {
           Value bIdx = args[0], sIdx = args[1], dest = args[2];
           Value pos = tensor::ExtractOp::create(b, l, positions,
                                                 ValueRange{bIdx, sIdx});
           Value p = clampIndex(b, l, indexOf(b, l, pos), maxContext);
+          SmallVector<OpFoldResult> destOffsets = {bIdx, p, zero, zero};
+          SmallVector<OpFoldResult> sizes = {one, one, kvh, hd};
+          SmallVector<OpFoldResult> strides = {one, one, one, one};
           Value row = tensor::ExtractSliceOp::create(
               b, l, rowType, update,
-              ArrayRef<OpFoldResult>{bIdx, sIdx, zero, zero},
-              ArrayRef<OpFoldResult>{one, one, kvh, hd},
-              ArrayRef<OpFoldResult>{one, one, one, one});
+              ArrayRef<OpFoldResult>{bIdx, sIdx, zero, zero}, sizes, strides);
+          Value destRow = tensor::ExtractSliceOp::create(
+              b, l, rowType, dest, destOffsets, sizes, strides);
+          Value copied =
+              linalg::CopyOp::create(b, l, row, destRow).getResult(0);
           auto inParallel = scf::InParallelOp::create(b, l);
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(inParallel.getBody());
-          tensor::ParallelInsertSliceOp::create(
-              b, l, row, dest, ArrayRef<OpFoldResult>{bIdx, p, zero, zero},
-              ArrayRef<OpFoldResult>{one, one, kvh, hd},
-              ArrayRef<OpFoldResult>{one, one, one, one});
+          tensor::ParallelInsertSliceOp::create(b, l, copied, dest,
+                                                destOffsets, sizes, strides);
         });
     rewriter.replaceOp(op, forall.getResults());
     return success();
