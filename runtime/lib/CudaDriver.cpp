@@ -75,6 +75,7 @@ std::unique_ptr<CudaDriver> CudaDriver::load(const std::string &library) {
   resolve(d->cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2");
   resolve(d->cuCtxSetCurrent, "cuCtxSetCurrent");
   resolve(d->cuModuleLoadData, "cuModuleLoadData");
+  resolve(d->cuModuleLoadDataEx, "cuModuleLoadDataEx");
   resolve(d->cuModuleUnload, "cuModuleUnload");
   resolve(d->cuModuleGetFunction, "cuModuleGetFunction");
   resolve(d->cuLaunchKernel, "cuLaunchKernel");

@@ -107,8 +107,18 @@ void CudaSession::open(const LoadedModel::Progress &progress) {
     if (!cubin)
       image.push_back('\0'); // the driver reads PTX as a C string
     cu::Module handle = nullptr;
-    d.check(d.cuModuleLoadData(&handle, image.data()), "cuModuleLoadData",
-            mod.name + (cubin ? " (cubin)" : " (PTX)"));
+    // The driver's PTX compiler explains a failure in its error log.
+    constexpr int kJitErrorLogBuffer = 5, kJitErrorLogBufferSize = 6;
+    std::vector<char> log(8192, '\0');
+    int options[] = {kJitErrorLogBuffer, kJitErrorLogBufferSize};
+    void *values[] = {log.data(),
+                      reinterpret_cast<void *>(uintptr_t(log.size() - 1))};
+    cu::Result loaded =
+        d.cuModuleLoadDataEx(&handle, image.data(), 2, options, values);
+    std::string what = mod.name + (cubin ? " (cubin)" : " (PTX)");
+    if (loaded != cu::kSuccess && log[0] != '\0')
+      what += "; the driver's log: " + std::string(log.data());
+    d.check(loaded, "cuModuleLoadDataEx", what);
     modules_[mod.name] = handle;
   }
   say("cuda: " + std::to_string(modules_.size()) + " kernel modules (" +

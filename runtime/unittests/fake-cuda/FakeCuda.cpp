@@ -15,7 +15,9 @@
 // $KILN_FAKE_CUDA_LOG names a file that gets one line per event (load,
 // launch, graph build/update/launch, leaks), for lit tests to count.
 // $KILN_FAKE_CUDA_SM sets the compute capability (default 86, so that an
-// sm_80 artifact loads its PTX and the parameter checks apply).
+// sm_80 artifact loads its PTX and the parameter checks apply);
+// $KILN_FAKE_CUDA_FAIL_LOAD makes module loads fail as rejected PTX does,
+// with a compiler log.
 //
 //===----------------------------------------------------------------------===//
 #include <cstdint>
@@ -33,6 +35,7 @@ using Result = int;
 constexpr Result kSuccess = 0;
 constexpr Result kInvalidValue = 1;
 constexpr Result kNotFound = 500;
+constexpr Result kInvalidPtx = 218;
 
 struct Function {
   std::string name;
@@ -203,6 +206,25 @@ Result cuModuleLoadData(Module **mod, const void *image) {
   *mod = m.release();
   return kSuccess;
 }
+Result cuModuleLoadDataEx(Module **mod, const void *image, unsigned n,
+                          int *options, void **values) {
+  // $KILN_FAKE_CUDA_FAIL_LOAD: PTX that the driver's compiler rejects.
+  Result r = std::getenv("KILN_FAKE_CUDA_FAIL_LOAD")
+                 ? kInvalidPtx
+                 : cuModuleLoadData(mod, image);
+  // Like the driver's PTX compiler: a failure is explained in the error
+  // log (option 5, its size option 6).
+  if (r != kSuccess)
+    for (unsigned i = 0; i < n; ++i)
+      if (options[i] == 5)
+        for (unsigned j = 0; j < n; ++j)
+          if (options[j] == 6)
+            std::snprintf(static_cast<char *>(values[i]),
+                          reinterpret_cast<uintptr_t>(values[j]),
+                          "ptxas application ptx input, line 1; fatal   : "
+                          "(fake) Unsupported .version");
+  return r;
+}
 Result cuModuleUnload(Module *mod) {
   delete mod;
   return kSuccess;
@@ -361,7 +383,7 @@ Result cuGetErrorName(Result r, const char **name) {
   *name = r == kSuccess        ? "CUDA_SUCCESS"
           : r == kInvalidValue ? "CUDA_ERROR_INVALID_VALUE"
           : r == kNotFound     ? "CUDA_ERROR_NOT_FOUND"
-          : r == 801           ? "CUDA_ERROR_NOT_SUPPORTED"
+          : r == kInvalidPtx   ? "CUDA_ERROR_INVALID_PTX"
                                : "CUDA_ERROR_UNKNOWN";
   return kSuccess;
 }

@@ -77,6 +77,9 @@ public:
   cu::Result (*cuDevicePrimaryCtxRelease)(cu::Device) = nullptr;
   cu::Result (*cuCtxSetCurrent)(cu::Context) = nullptr;
   cu::Result (*cuModuleLoadData)(cu::Module *, const void *) = nullptr;
+  /// With options (CUjit_option values): the PTX compiler's error log.
+  cu::Result (*cuModuleLoadDataEx)(cu::Module *, const void *, unsigned,
+                                   int *, void **) = nullptr;
   cu::Result (*cuModuleUnload)(cu::Module) = nullptr;
   cu::Result (*cuModuleGetFunction)(cu::Function *, cu::Module,
                                     const char *) = nullptr;
