@@ -4,6 +4,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Analysis/CGSCCPassManager.h"
 #include "llvm/Analysis/LoopAnalysisManager.h"
+#include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/IR/PassManager.h"
@@ -72,6 +73,35 @@ static llvm::Expected<std::string> findLinker(llvm::StringRef requested) {
                    "PATH): install binutils or lld, or pass --linker");
 }
 
+/// Defines `__truncsfbf2` (f32 to bf16, round to nearest even, NaN kept
+/// quiet) in `module`, hidden. The x86 backend calls it where a bf16 value
+/// it cannot keep natively (a select, a phi) is promoted to f32, on CPUs
+/// without AVX512-BF16; Debian 12's libgcc (GCC 12) does not have it, and
+/// the kernels must not depend on compiler-rt being installed.
+static void defineBf16TruncationBuiltin(llvm::Module &module) {
+  constexpr llvm::StringLiteral name = "__truncsfbf2";
+  if (llvm::Function *existing = module.getFunction(name))
+    if (!existing->isDeclaration())
+      return;
+  llvm::LLVMContext &ctx = module.getContext();
+  auto *type = llvm::FunctionType::get(llvm::Type::getBFloatTy(ctx),
+                                       {llvm::Type::getFloatTy(ctx)}, false);
+  llvm::Function *fn = llvm::cast<llvm::Function>(
+      module.getOrInsertFunction(name, type).getCallee());
+  fn->setLinkage(llvm::GlobalValue::ExternalLinkage);
+  fn->setVisibility(llvm::GlobalValue::HiddenVisibility);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", fn));
+  llvm::Value *x = fn->getArg(0);
+  llvm::Value *bits = b.CreateBitCast(x, b.getInt32Ty());
+  llvm::Value *lsb = b.CreateAnd(b.CreateLShr(bits, 16), 1);
+  llvm::Value *rounded =
+      b.CreateAdd(bits, b.CreateAdd(lsb, b.getInt32(0x7FFF)));
+  llvm::Value *high = b.CreateTrunc(b.CreateLShr(rounded, 16), b.getInt16Ty());
+  llvm::Value *isNan = b.CreateFCmpUNO(x, x);
+  llvm::Value *result = b.CreateSelect(isNan, b.getInt16(0x7FC0), high);
+  b.CreateRet(b.CreateBitCast(result, llvm::Type::getBFloatTy(ctx)));
+}
+
 llvm::Expected<std::string>
 kiln::compileCpuSharedObject(llvm::Module &module, const CpuTarget &target,
                              unsigned optLevel, llvm::StringRef linker) {
@@ -123,6 +153,10 @@ kiln::compileCpuSharedObject(llvm::Module &module, const CpuTarget &target,
                                         : llvm::OptimizationLevel::O3;
     builder.buildPerModuleDefaultPipeline(level).run(module, mam);
   }
+
+  // After the optimizer, which would drop an unreferenced definition: the
+  // calls appear only during instruction selection.
+  defineBf16TruncationBuiltin(module);
 
   llvm::SmallString<0> object;
   {

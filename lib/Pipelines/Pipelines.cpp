@@ -47,7 +47,8 @@ void kiln::buildCpuTilePipeline(OpPassManager &pm) {
 void kiln::buildCudaTilePipeline(OpPassManager &pm) {
   addTextualPipeline(pm, "kiln-assign-lowering-config{target=cuda},"
                          "kiln-tile-and-fuse{level=distribute},canonicalize,"
-                         "cse,kiln-tile-and-fuse{level=thread},canonicalize,"
+                         "cse,kiln-gpu-promote-operands,canonicalize,cse,"
+                         "kiln-tile-and-fuse{level=thread},canonicalize,"
                          "cse");
 }
 
@@ -88,6 +89,11 @@ void kiln::buildCpuToLLVMPipeline(OpPassManager &pm) {
           "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
           "convert-vector-to-llvm{reassociate-fp-reductions},"
           "convert-math-to-llvm,"
+          // bf16 arithmetic in f32, rounded by arith-expand's integer
+          // code: x86 without AVX512-BF16 would otherwise call
+          // __truncsfbf2, which Debian 12's libgcc lacks.
+          "arith-emulate-unsupported-floats{source-types=bf16 "
+          "target-type=f32},"
           "arith-expand{include-bf16 include-f8e8m0 include-f4e2m1},"
           "convert-arith-to-llvm,convert-index-to-llvm,"
           "finalize-memref-to-llvm,convert-cf-to-llvm,convert-func-to-llvm,"
