@@ -59,7 +59,10 @@ struct AssignLoweringConfigPass final
         // GEMVs are kernels of their own (a consumer such as a residual add
         // becomes a separate elementwise kernel): fused into an elementwise
         // root they would run one thread per output.
-        if (gpuGemvReduction(op) >= 0)
+        // Prefill GEMMs too: their blocks stage operand tiles in shared
+        // memory (kiln-gpu-promote-operands), which needs the contraction
+        // to own its block.
+        if (gpuGemvReduction(op) >= 0 || gpuGemmLoops(op))
           isRoot = true;
         // Ops fused into a block get their threads when the block is split
         // (kiln-tile-and-fuse level=thread).

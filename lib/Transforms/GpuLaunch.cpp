@@ -173,6 +173,18 @@ struct GpuLaunchPass final : kiln::impl::GpuLaunchBase<GpuLaunchPass> {
       int64_t id = attr.getMappingId();
       int64_t linear0 = static_cast<int64_t>(gpu::MappingId::LinearDim0);
       linearDim[d] = id >= linear0 ? id - linear0 : id;
+      // From 0 by a constant step: an unsigned ceildiv, which the launch
+      // plan evaluates on the host (lower-affine would expand an affine
+      // ceildiv into signed compares and selects).
+      std::optional<int64_t> lb = getConstantIntValue(lbs[d]);
+      std::optional<int64_t> step = getConstantIntValue(steps[d]);
+      if (lb && *lb == 0 && step && *step > 1 &&
+          !getConstantIntValue(ubs[d])) {
+        tripCounts[d] = arith::CeilDivUIOp::create(
+            rewriter, loc, getValueOrCreateConstantIndexOp(rewriter, loc, ubs[d]),
+            arith::ConstantIndexOp::create(rewriter, loc, *step));
+        continue;
+      }
       tripCounts[d] = getValueOrCreateConstantIndexOp(
           rewriter, loc,
           affine::makeComposedFoldedAffineApply(rewriter, loc,

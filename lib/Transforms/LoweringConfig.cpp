@@ -183,6 +183,31 @@ int64_t kiln::gpuGemvReduction(linalg::LinalgOp op) {
   return dynamicParallel <= 1 ? reduction : -1;
 }
 
+std::optional<GpuGemmLoops> kiln::gpuGemmLoops(linalg::LinalgOp op) {
+  if (!isa<linalg::ContractOp, linalg::MatmulOp>(op.getOperation()) ||
+      op.getNumReductionLoops() != 1 || gpuGemvReduction(op) >= 0)
+    return std::nullopt;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  GpuGemmLoops loops{-1, -1, -1};
+  for (int64_t i = 0, e = ranges.size(); i < e; ++i)
+    if (iters[i] == utils::IteratorType::parallel &&
+        !ShapedType::isDynamic(ranges[i]) && ranges[i] > 1)
+      loops.features = i;
+  for (int64_t i = 0, e = ranges.size(); i < e; ++i) {
+    if (iters[i] == utils::IteratorType::reduction)
+      loops.reduction = i;
+    else if (ShapedType::isDynamic(ranges[i]) && i < loops.features)
+      loops.tokens = i; // the innermost dynamic parallel loop
+  }
+  if (loops.features < 0 || loops.tokens < 0 ||
+      ShapedType::isDynamic(ranges[loops.reduction]) ||
+      ranges[loops.reduction] % 32 != 0 || ranges[loops.reduction] < 64 ||
+      ranges[loops.features] % 32 != 0)
+    return std::nullopt;
+  return loops;
+}
+
 llm::LoweringConfigAttr kiln::chooseGpuLoweringConfig(linalg::LinalgOp op) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
@@ -205,6 +230,24 @@ llm::LoweringConfigAttr kiln::chooseGpuLoweringConfig(linalg::LinalgOp op) {
     if (iters[i] == utils::IteratorType::parallel &&
         !ShapedType::isDynamic(ranges[i]) && ranges[i] > 1)
       lastStaticParallel = i;
+
+  // A prefill GEMM (tokens x features over a static K): blocks of
+  // kGpuGemmTokens tokens x up to 64 features, so that each weight element a
+  // block stages in shared memory (kiln-gpu-promote-operands) serves
+  // kGpuGemmTokens tokens; 4 x 32 threads, each 8 tokens x 2 features.
+  if (std::optional<GpuGemmLoops> gemm = gpuGemmLoops(op)) {
+    SmallVector<int64_t> distribute(numLoops, 0), threads(numLoops, 0);
+    for (int64_t i = 0; i < numLoops; ++i)
+      if (iters[i] == utils::IteratorType::parallel)
+        distribute[i] = 1;
+    int64_t tileN = ranges[gemm->features] % 64 == 0 ? 64 : 32;
+    distribute[gemm->tokens] = kGpuGemmTokens;
+    distribute[gemm->features] = tileN;
+    threads[gemm->tokens] = 4;
+    threads[gemm->features] = tileN / 2;
+    return llm::LoweringConfigAttr::get(op->getContext(), distribute,
+                                        /*vector=*/{}, threads);
+  }
   SmallVector<int64_t> distribute(numLoops, 0), threads(numLoops, 0);
   for (int64_t i = 0; i < numLoops; ++i) {
     if (iters[i] != utils::IteratorType::parallel)

@@ -68,10 +68,12 @@ func.func @widths(%a: tensor<?x4096xf32>, %b: tensor<?x1000xf32>) -> (tensor<?x4
 }
 
 // A prefill projection (tokens dynamic, more than one dynamic parallel
-// loop): blocks of output features, one per thread.
+// loop; K a multiple of 32): a GEMM, blocks of 32 tokens x 32 features
+// (96 is not a multiple of 64) on 4 x 16 threads, each 8 tokens x 2
+// features; kiln-gpu-promote-operands stages its operand tiles.
 // CHECK-LABEL: func.func @prefill_matmul
 // CHECK:         linalg.contract
-// CHECK-SAME:      llm.lowering_config = #llm.lowering_config<distribute = [1, 1, 96, 0], vector = [], threads = [0, 0, 96, 0]>
+// CHECK-SAME:      llm.lowering_config = #llm.lowering_config<distribute = [1, 32, 32, 0], vector = [], threads = [0, 4, 16, 0]>
 func.func @prefill_matmul(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %acc: tensor<?x?x96xf32>) -> tensor<?x?x96xf32> {
   %y = linalg.contract indexing_maps = [affine_map<(b, s, n, k) -> (b, s, k)>, affine_map<(b, s, n, k) -> (n, k)>, affine_map<(b, s, n, k) -> (b, s, n)>]
       ins(%x, %w : tensor<?x?x64xf32>, tensor<96x64xf32>) outs(%acc : tensor<?x?x96xf32>) -> tensor<?x?x96xf32>

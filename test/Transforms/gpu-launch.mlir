@@ -65,7 +65,10 @@ func.func @rms_norm(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64xf32
 // CHECK-LABEL: func.func @two_block_dims
 // CHECK:         %[[T:.*]] = memref.dim %arg0, %c0
 // CHECK:         %[[GRID:.*]] = arith.muli %[[T]], %c3
-// CHECK:         gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GRID]], %{{.*}} = %c1, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c32, %{{.*}} = %c1, %{{.*}} = %c1)
+// (The block's operand tiles are staged in shared memory by
+// kiln-gpu-promote-operands, whose copy of the weight tile uses 32 x 4
+// threads.)
+// CHECK:         gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GRID]], %{{.*}} = %c1, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c32, %{{.*}} = %c4, %{{.*}} = %c1)
 // CHECK:           %[[F:.*]] = arith.remui %[[BX]], %c3
 // CHECK:           %[[REST:.*]] = arith.divui %[[BX]], %c3
 // CHECK:           %[[COL:.*]] = affine.apply #{{.*}}()[%[[F]]]

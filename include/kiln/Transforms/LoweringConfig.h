@@ -5,6 +5,8 @@
 #include "kiln/Dialect/LLM/IR/LLMDialect.h"
 #include "mlir/IR/Operation.h"
 
+#include <optional>
+
 namespace mlir::linalg {
 class LinalgOp;
 } // namespace mlir::linalg
@@ -42,8 +44,18 @@ llm::LoweringConfigAttr chooseGpuLoweringConfig(mlir::linalg::LinalgOp op);
 /// warp; -1 for any other op.
 int64_t gpuGemvReduction(mlir::linalg::LinalgOp op);
 
+/// The loops of a prefill GEMM on the GPU: a contraction over one static
+/// reduction (a multiple of 32, at least 64) with a dynamic token loop and
+/// a static feature loop (a multiple of 32) that is not a GEMV.
+struct GpuGemmLoops {
+  int64_t tokens, features, reduction;
+};
+std::optional<GpuGemmLoops> gpuGemmLoops(mlir::linalg::LinalgOp op);
+
 /// Threads per block the GPU heuristic aims for.
 constexpr int64_t kGpuBlockThreads = 128;
+/// Tokens per thread block of a prefill GEMM.
+constexpr int64_t kGpuGemmTokens = 32;
 
 /// Checks that `config` fits `op` (one size per loop, no distributed
 /// reduction loop); emits an error on `op` otherwise.

@@ -222,6 +222,31 @@ def GpuKernelAttributes : Pass<"kiln-gpu-kernel-attributes", "::mlir::ModuleOp">
   let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
 }
 
+def GpuPromoteOperands : Pass<"kiln-gpu-promote-operands"> {
+  let summary = "Stage a GEMM block's operand tiles in shared memory";
+  let description = [{
+    GPU, between `kiln-tile-and-fuse{level=distribute}` and
+    `{level=thread}`. A contraction inside a thread block (a root with a
+    `threads` config on parallel loops, one static reduction K that is a
+    multiple of `k-tile`) is rewritten into a loop over K in steps of
+    `k-tile` (upstream `scf::tileUsingSCF`) whose operand tiles are copied
+    into static tiles first (linalg ops with a `threads` config: shared
+    memory once bufferized, coalesced copies once on threads), accumulating
+    into a static tile that is copied to the block's output after the
+    loop. Dynamic tile sizes (the token count of the last block) are padded
+    with zeros up to their static bound (upstream value-bounds analysis).
+    See docs/passes/gpu-promote-operands.md.
+  }];
+  let options = [
+    Option<"kTile", "k-tile", "int64_t", /*default=*/"32",
+           "Reduction elements per step (staged tile width)">
+  ];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::arith::ArithDialect"
+  ];
+}
+
 def GpuLaunch : Pass<"kiln-gpu-launch"> {
   let summary = "Turn thread-block foralls into gpu.launch and map their threads";
   let description = [{

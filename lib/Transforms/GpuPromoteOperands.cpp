@@ -1,0 +1,291 @@
+//===- GpuPromoteOperands.cpp - GEMM tiles through shared memory ----------===//
+//
+// After kiln-tile-and-fuse's distribute level, a prefill GEMM's thread
+// block holds one contraction over a [tokens, features] tile and the whole
+// reduction K, which its threads would read from global memory, each its
+// own rows. This pass restructures such a contraction for the thread level:
+//
+//   acc = fill (a static [tokens, features] tile: shared memory)
+//   for k0 in 0..K step k-tile:
+//     a = A[tokens, k0 : k0 + k-tile]     -> static tile (shared memory)
+//     b = B[features, k0 : k0 + k-tile]   -> static tile (shared memory)
+//     acc += a b^T                        (the contraction, on the tiles)
+//   output tile = acc
+//
+// The copies into the static tiles ("promotion") are linalg ops of their
+// own with a `threads` lowering config, so the thread level makes each a
+// thread forall in which consecutive threads read consecutive elements of a
+// row (coalesced), and kiln-gpu-launch puts a barrier after each. A tile
+// whose token count is dynamic (the block at the end of the sequence) is
+// padded with zeros up to its static bound, found by upstream value-bounds
+// analysis. Only contractions with their own lowering config (roots) whose
+// threads split parallel loops, and whose one reduction is static and a
+// multiple of k-tile, are rewritten.
+//
+//===----------------------------------------------------------------------===//
+#include "kiln/Transforms/LoweringConfig.h"
+#include "kiln/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/ValueBoundsOpInterface.h"
+
+namespace kiln {
+#define GEN_PASS_DEF_GPUPROMOTEOPERANDS
+#include "kiln/Transforms/Passes.h.inc"
+} // namespace kiln
+
+using namespace mlir;
+using namespace kiln;
+
+namespace {
+bool insideBlockForall(Operation *op) {
+  for (auto forall = op->getParentOfType<scf::ForallOp>(); forall;
+       forall = forall->getParentOfType<scf::ForallOp>()) {
+    std::optional<ArrayAttr> mapping = forall.getMapping();
+    if (!mapping || mapping->empty())
+      continue;
+    if (isa<gpu::GPUThreadMappingAttr>((*mapping)[0]))
+      return false;
+    if (isa<gpu::GPUBlockMappingAttr>((*mapping)[0]))
+      return true;
+  }
+  return false;
+}
+
+/// The reduction loop of a contraction this pass rewrites, or -1.
+int64_t promotableReduction(linalg::LinalgOp op, int64_t kTile) {
+  if (!isa<linalg::ContractOp, linalg::MatmulOp>(op.getOperation()) ||
+      !op.hasPureTensorSemantics() || !insideBlockForall(op))
+    return -1;
+  llm::LoweringConfigAttr config = getLoweringConfig(op);
+  if (!config || config.getThreads().empty())
+    return -1;
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  int64_t reduction = -1;
+  for (auto [i, iter] : llvm::enumerate(iters)) {
+    if (iter != utils::IteratorType::reduction)
+      continue;
+    if (reduction >= 0)
+      return -1; // one reduction loop only
+    reduction = i;
+  }
+  if (reduction < 0 || config.getThreads()[reduction] != 0 ||
+      ShapedType::isDynamic(ranges[reduction]) ||
+      ranges[reduction] % kTile != 0 || ranges[reduction] <= kTile)
+    return -1;
+  for (AffineMap map : op.getIndexingMapsArray())
+    if (!map.isProjectedPermutation())
+      return -1;
+  return reduction;
+}
+
+/// Threads for a copy into a static tile: up to 32 along the innermost
+/// dimension (consecutive threads, consecutive elements), the rest of a
+/// block of kGpuBlockThreads along the one before.
+SmallVector<int64_t> copyThreads(ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> threads(shape.size(), 0);
+  int64_t rank = shape.size();
+  if (rank == 0)
+    return threads;
+  threads[rank - 1] = std::min<int64_t>(shape[rank - 1], 32);
+  if (rank >= 2)
+    threads[rank - 2] = std::max<int64_t>(
+        1, std::min(shape[rank - 2], kGpuBlockThreads / threads[rank - 1]));
+  return threads;
+}
+
+class Promoter {
+public:
+  Promoter(RewriterBase &rewriter, int64_t kTile)
+      : b(rewriter), kTile(kTile) {}
+
+  LogicalResult run(linalg::LinalgOp op, int64_t reduction);
+
+private:
+  /// The static upper bound of every dimension of `v` (a tile), or failure.
+  FailureOr<SmallVector<int64_t>> staticBounds(Value v);
+  /// `slice` copied into a static tile (padded with zeros past its dynamic
+  /// sizes), returned as a slice of that tile with `slice`'s sizes.
+  FailureOr<Value> promote(Location loc, Value slice);
+
+  RewriterBase &b;
+  int64_t kTile;
+};
+
+FailureOr<SmallVector<int64_t>> Promoter::staticBounds(Value v) {
+  auto type = cast<RankedTensorType>(v.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  for (int64_t i = 0, e = type.getRank(); i < e; ++i) {
+    if (!type.isDynamicDim(i))
+      continue;
+    FailureOr<int64_t> ub = ValueBoundsConstraintSet::computeConstantBound(
+        presburger::BoundType::UB, {v, i}, /*stopCondition=*/nullptr,
+        /*closedUB=*/true);
+    if (failed(ub) || *ub <= 0)
+      return failure();
+    shape[i] = *ub;
+  }
+  return shape;
+}
+
+FailureOr<Value> Promoter::promote(Location loc, Value slice) {
+  FailureOr<SmallVector<int64_t>> shape = staticBounds(slice);
+  if (failed(shape))
+    return failure();
+  auto type = cast<RankedTensorType>(slice.getType());
+  int64_t rank = type.getRank();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < rank; ++i)
+    sizes.push_back(type.isDynamicDim(i)
+                        ? Value(tensor::DimOp::create(b, loc, slice, i))
+                        : Value());
+  Value empty =
+      tensor::EmptyOp::create(b, loc, *shape, type.getElementType());
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  auto copy = linalg::GenericOp::create(
+      b, loc, empty.getType(), ValueRange{}, ValueRange{empty},
+      ArrayRef<AffineMap>{id},
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      [&](OpBuilder &nb, Location l, ValueRange) {
+        SmallVector<Value> indices;
+        Value valid;
+        for (int64_t i = 0; i < rank; ++i) {
+          Value idx = linalg::IndexOp::create(nb, l, i);
+          if (sizes[i]) {
+            // Past a dynamic size: zero, read from a clamped (valid) row.
+            Value inside = arith::CmpIOp::create(
+                nb, l, arith::CmpIPredicate::ult, idx, sizes[i]);
+            valid = valid ? arith::AndIOp::create(nb, l, valid, inside)
+                                .getResult()
+                          : inside;
+            Value last = arith::SubIOp::create(
+                nb, l, sizes[i], arith::ConstantIndexOp::create(nb, l, 1));
+            idx = arith::MinUIOp::create(nb, l, idx, last);
+          }
+          indices.push_back(idx);
+        }
+        Value v = tensor::ExtractOp::create(nb, l, slice, indices);
+        if (valid)
+          v = arith::SelectOp::create(
+              nb, l, valid, v,
+              arith::ConstantOp::create(
+                  nb, l, nb.getZeroAttr(type.getElementType())));
+        linalg::YieldOp::create(nb, l, v);
+      });
+  copy->setAttr(llm::LoweringConfigAttr::getAttrName(),
+                llm::LoweringConfigAttr::get(ctx, {}, {}, copyThreads(*shape)));
+  Value tile = copy.getResult(0);
+  if (type.hasStaticShape())
+    return tile;
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)),
+      strides(rank, b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(b, loc, tile, offsets,
+                                        tensor::getMixedSizes(b, loc, slice),
+                                        strides)
+      .getResult();
+}
+
+LogicalResult Promoter::run(linalg::LinalgOp op, int64_t reduction) {
+  Location loc = op.getLoc();
+  Value init = op.getDpsInits()[0];
+  auto initType = cast<RankedTensorType>(init.getType());
+  FailureOr<SmallVector<int64_t>> accShape = staticBounds(init);
+  if (failed(accShape))
+    return op->emitOpError("kiln-gpu-promote-operands: no static bound for "
+                           "the tile ")
+           << initType;
+
+  // The accumulator: a static tile, zero (or the fill's value) or a copy
+  // of the initial value; the result is copied out after the K loop.
+  b.setInsertionPoint(op);
+  Value dest = init;
+  Value acc;
+  if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
+    dest = fill.getOutputs()[0];
+    Value empty = tensor::EmptyOp::create(b, loc, *accShape,
+                                          initType.getElementType());
+    acc = linalg::FillOp::create(b, loc, fill.getInputs()[0], empty)
+              .getResult(0);
+    if (!initType.hasStaticShape()) {
+      int64_t rank = initType.getRank();
+      acc = tensor::ExtractSliceOp::create(
+          b, loc, acc, SmallVector<OpFoldResult>(rank, b.getIndexAttr(0)),
+          tensor::getMixedSizes(b, loc, init),
+          SmallVector<OpFoldResult>(rank, b.getIndexAttr(1)));
+    }
+  } else {
+    FailureOr<Value> promoted = promote(loc, init);
+    if (failed(promoted))
+      return op->emitOpError("kiln-gpu-promote-operands: cannot stage the "
+                             "accumulator");
+    acc = *promoted;
+  }
+  b.modifyOpInPlace(op, [&] { op.getDpsInitsMutable()[0].set(acc); });
+
+  // The K loop (upstream tiling of the reduction: the accumulator is the
+  // loop's iteration argument).
+  scf::SCFTilingOptions options;
+  SmallVector<OpFoldResult> tileSizes(op.getNumLoops(), b.getIndexAttr(0));
+  tileSizes[reduction] = b.getIndexAttr(kTile);
+  options.setTileSizes(tileSizes);
+  options.setLoopType(scf::SCFTilingOptions::LoopType::ForOp);
+  FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
+      b, cast<TilingInterface>(op.getOperation()), options);
+  if (failed(tiled) || tiled->tiledOps.size() != 1)
+    return op->emitOpError("kiln-gpu-promote-operands: failed to tile the "
+                           "reduction by ")
+           << kTile;
+  auto tiledOp = cast<linalg::LinalgOp>(tiled->tiledOps.front());
+
+  // Each operand's tile of the step into a static (shared) tile.
+  b.setInsertionPoint(tiledOp);
+  for (OpOperand *input : tiledOp.getDpsInputOperands()) {
+    FailureOr<Value> promoted = promote(loc, input->get());
+    if (failed(promoted))
+      return op->emitOpError("kiln-gpu-promote-operands: no static bound "
+                             "for an operand tile");
+    b.modifyOpInPlace(tiledOp, [&] { input->set(*promoted); });
+  }
+
+  // The accumulated tile into the block's output.
+  Value result = tiled->replacements.front();
+  b.setInsertionPointAfterValue(result);
+  Value out = linalg::CopyOp::create(b, loc, result, dest).getResult(0);
+  b.replaceAllUsesExcept(op->getResult(0), out, out.getDefiningOp());
+  b.eraseOp(op);
+  return success();
+}
+
+struct GpuPromoteOperandsPass final
+    : kiln::impl::GpuPromoteOperandsBase<GpuPromoteOperandsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (kTile < 1) {
+      getOperation()->emitError("kiln-gpu-promote-operands: 'k-tile' must "
+                                "be at least 1, got ")
+          << int64_t(kTile);
+      return signalPassFailure();
+    }
+    SmallVector<std::pair<linalg::LinalgOp, int64_t>> ops;
+    getOperation()->walk([&](linalg::LinalgOp op) {
+      int64_t reduction = promotableReduction(op, kTile);
+      if (reduction >= 0)
+        ops.push_back({op, reduction});
+    });
+    IRRewriter rewriter(&getContext());
+    Promoter promoter(rewriter, kTile);
+    for (auto [op, reduction] : ops)
+      if (failed(promoter.run(op, reduction)))
+        return signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,55 @@
+// RUN: kiln-opt %s --split-input-file --kiln-assign-lowering-config=target=cuda --kiln-tile-and-fuse=level=distribute --canonicalize --cse --kiln-gpu-promote-operands --canonicalize --cse | FileCheck %s
+// RUN: not kiln-opt %s --split-input-file --kiln-gpu-promote-operands=k-tile=0 2>&1 | FileCheck %s --check-prefix=KTILE
+
+// A prefill GEMM block (32 tokens, dynamic at the end of the sequence, x
+// 32 features, K = 64): a loop over K in steps of 32 whose operand tiles
+// are copied into static tiles (the tokens padded with zeros past the
+// block's count), accumulating into a static tile that is copied into the
+// block's output after the loop.
+// CHECK-LABEL: func.func @gemm
+// CHECK:         scf.forall ({{.*}}) = (0, 0, 0) to (%{{.*}}, %{{.*}}, 96) step (1, 32, 32)
+// CHECK:           %[[M:.*]] = affine.min
+// CHECK:           %[[OUT:.*]] = tensor.extract_slice %{{.*}} [1, %[[M]], 32]
+// CHECK:           %[[ACC0:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x32x32xf32>)
+// CHECK:           %[[ACC:.*]] = tensor.extract_slice %[[ACC0]][0, 0, 0] [1, %[[M]], 32]
+// CHECK:           %[[LOOP:.*]] = scf.for %[[K:.*]] = %c0 to %c64 step %c32 iter_args(%{{.*}} = %[[ACC]]) -> (tensor<1x?x32xf32>)
+// CHECK:             %[[A:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x32x32xf32>) attrs = {llm.lowering_config = #llm.lowering_config<distribute = [], vector = [], threads = [0, 4, 32]>}
+// CHECK:               arith.cmpi ult
+// CHECK:               arith.minui
+// CHECK:               tensor.extract
+// CHECK:               arith.select
+// CHECK:             %[[AUSE:.*]] = tensor.extract_slice %[[A]][0, 0, 0] [1, %[[M]], 32]
+// CHECK:             %[[B:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<32x32xf32>) attrs = {llm.lowering_config = #llm.lowering_config<distribute = [], vector = [], threads = [4, 32]>}
+// CHECK:             linalg.contract {{.*}} ins(%[[AUSE]], %[[B]] : tensor<1x?x32xf32>, tensor<32x32xf32>)
+// CHECK:             scf.yield
+// CHECK:           linalg.copy ins(%[[LOOP]] : tensor<1x?x32xf32>) outs(%[[OUT]] : tensor<1x?x32xf32>)
+// CHECK:           scf.forall.in_parallel
+func.func @gemm(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>) -> tensor<?x?x96xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = tensor.dim %x, %c0 : tensor<?x?x64xf32>
+  %s = tensor.dim %x, %c1 : tensor<?x?x64xf32>
+  %e = tensor.empty(%b, %s) : tensor<?x?x96xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  %y = linalg.contract indexing_maps = [affine_map<(b, s, n, k) -> (b, s, k)>, affine_map<(b, s, n, k) -> (n, k)>, affine_map<(b, s, n, k) -> (b, s, n)>]
+      ins(%x, %w : tensor<?x?x64xf32>, tensor<96x64xf32>) outs(%acc : tensor<?x?x96xf32>) -> tensor<?x?x96xf32>
+  return %y : tensor<?x?x96xf32>
+}
+
+// -----
+
+// Left alone: K = 48 is not a multiple of the 32-element step (the block
+// reads its operands directly).
+// CHECK-LABEL: func.func @k_not_multiple
+// CHECK-NOT:     scf.for {{.*}} iter_args
+// CHECK:         linalg.contract
+// CHECK-NOT:     scf.for {{.*}} iter_args
+func.func @k_not_multiple(%x: tensor<?x?x48xf32>, %w: tensor<64x48xf32>, %acc: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  %y = linalg.contract indexing_maps = [affine_map<(b, s, n, k) -> (b, s, k)>, affine_map<(b, s, n, k) -> (n, k)>, affine_map<(b, s, n, k) -> (b, s, n)>]
+      ins(%x, %w : tensor<?x?x48xf32>, tensor<64x48xf32>) outs(%acc : tensor<?x?x64xf32>)
+      {llm.lowering_config = #llm.lowering_config<distribute = [1, 32, 64, 0], vector = [], threads = [0, 4, 32, 0]>} -> tensor<?x?x64xf32>
+  return %y : tensor<?x?x64xf32>
+}
+
+// KTILE: error: kiln-gpu-promote-operands: 'k-tile' must be at least 1, got 0
