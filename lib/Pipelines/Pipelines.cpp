@@ -60,7 +60,8 @@ void kiln::buildCudaToPtxPipeline(OpPassManager &pm,
                          "kiln-gpu-warp-reduce,kiln-gpu-launch,"
                          "canonicalize,cse,gpu-launch-sink-index-computations,"
                          "gpu-kernel-outlining,kiln-gpu-kernel-attributes,"
-                         "convert-linalg-to-loops,lower-affine,canonicalize");
+                         "convert-linalg-to-loops,kiln-gpu-swizzle,"
+                         "lower-affine,canonicalize");
   addTextualPipeline(pm, "nvvm-attach-target{chip=" + options.chip +
                              " features=" + options.features + " O=3}");
   // Math functions come from the toolkit's libdevice, found through

@@ -247,6 +247,54 @@ def GpuPromoteOperands : Pass<"kiln-gpu-promote-operands"> {
   ];
 }
 
+def GpuBankConflicts : Pass<"kiln-gpu-bank-conflicts", "::mlir::ModuleOp"> {
+  let summary = "Count the shared-memory bank conflicts of each kernel";
+  let description = [{
+    An analysis: for every `gpu.func` with a `known_block_size`, evaluates
+    the index arithmetic of each access to a workgroup attribution (through
+    subviews) for every lane of every warp of the block, at the first and
+    second iteration of the enclosing loops, and counts the wavefronts the
+    access needs (the most distinct 4-byte words one of the 32 banks holds,
+    per phase of lanes the hardware serves together) against the fewest
+    possible. Emits a remark per access (option `accesses`) and one per
+    kernel with the totals; changes nothing. Lit tests use it to show that
+    `kiln-gpu-swizzle` removes the conflicts, without a GPU. See
+    docs/passes/gpu-bank-conflicts.md.
+  }];
+  let options = [
+    Option<"accesses", "accesses", "bool", /*default=*/"true",
+           "A remark for every shared-memory access, not only per kernel">
+  ];
+}
+
+def GpuSwizzle : Pass<"kiln-gpu-swizzle", "::mlir::ModuleOp"> {
+  let summary = "XOR-swizzle shared-memory tiles so that warps access them without bank conflicts";
+  let description = [{
+    GPU, after outlining and `convert-linalg-to-loops`. For each static,
+    row-major workgroup attribution of rank 2 or more of a `gpu.func`, folds
+    the subviews of it into its loads and stores (upstream
+    fold-memref-alias-ops patterns), counts the bank conflicts of those
+    accesses (the kiln-gpu-bank-conflicts model) and, where there are some,
+    picks the `#llm.swizzle<row, access, phase>` that leaves the fewest: the
+    unit of `access` elements is the widest access to the tile, `phase`
+    the number of rows that share one xor value (tried from 1 up). Every
+    access's innermost index is rewritten to the swizzled column, and the
+    attribute is recorded on the attribution (`llm.swizzle`). A swizzle
+    pinned there already is applied as given. Where no swizzle removes the
+    conflicts, padding each row by one unit is tried as a fallback
+    (`llm.padding` records the added elements). See
+    docs/passes/gpu-swizzle.md.
+  }];
+  let options = [
+    Option<"padding", "padding", "bool", /*default=*/"true",
+           "Pad rows where no swizzle removes the conflicts">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::affine::AffineDialect",
+    "::kiln::llm::LLMDialect"
+  ];
+}
+
 def GpuLaunch : Pass<"kiln-gpu-launch"> {
   let summary = "Turn thread-block foralls into gpu.launch and map their threads";
   let description = [{

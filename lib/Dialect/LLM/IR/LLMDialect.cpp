@@ -94,3 +94,17 @@ LogicalResult LoweringConfigAttr::verify(
                          << size;
   return success();
 }
+
+LogicalResult SwizzleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  int64_t row, int64_t access, int64_t phase) {
+  if (row < 1 || access < 1 || phase < 1)
+    return emitError() << "swizzle: row, access and phase must be positive "
+                          "(got row = "
+                       << row << ", access = " << access << ", phase = "
+                       << phase << ")";
+  if (row % access != 0 || !llvm::isPowerOf2_64(row / access))
+    return emitError() << "swizzle: row / access must be a power of two "
+                          "(got row = "
+                       << row << ", access = " << access << ")";
+  return success();
+}

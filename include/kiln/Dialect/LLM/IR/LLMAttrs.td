@@ -53,4 +53,45 @@ def LLM_LoweringConfigAttr : AttrDef<LLM_Dialect, "LoweringConfig"> {
   }];
 }
 
+def LLM_SwizzleAttr : AttrDef<LLM_Dialect, "Swizzle"> {
+  let mnemonic = "swizzle";
+  let summary = "XOR swizzle of a shared-memory tile's rows";
+  let description = [{
+    The layout of a row-major shared-memory tile whose innermost dimension
+    holds `row` elements: the elements are grouped in units of `access`
+    elements (the widest access to the tile, which stays contiguous), and
+    unit `u` of row `r` is stored at unit
+
+        u xor ((r floordiv phase) mod (row / access))
+
+    of the same row, where `r` is the row's linear index over all outer
+    dimensions. Rows that share a value of `r floordiv phase` share a
+    permutation; `row / access` must be a power of two (the xor stays
+    inside the row). Attached by `kiln-gpu-swizzle` to a `gpu.func`
+    workgroup attribution under `llm.swizzle`, or pinned there by a test:
+
+    ```mlir
+    #llm.swizzle<row = 32, access = 1, phase = 2>
+    ```
+  }];
+  let parameters = (ins "int64_t":$row, "int64_t":$access, "int64_t":$phase);
+  let assemblyFormat =
+      "`<` `row` `=` $row `,` `access` `=` $access `,` `phase` `=` $phase `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The name under which a swizzle is attached to an attribution.
+    static constexpr ::llvm::StringLiteral getAttrName() {
+      return ::llvm::StringLiteral("llm.swizzle");
+    }
+    /// The element of its row that element `column` of row `row` is
+    /// stored at.
+    int64_t apply(int64_t row, int64_t column) const {
+      int64_t units = getRow() / getAccess();
+      int64_t unit = column / getAccess();
+      int64_t swizzled = unit ^ ((row / getPhase()) % units);
+      return swizzled * getAccess() + column % getAccess();
+    }
+  }];
+}
+
 #endif // KILN_DIALECT_LLM_IR_LLMATTRS_TD
