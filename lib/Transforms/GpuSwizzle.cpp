@@ -1,15 +1,18 @@
 //===- GpuSwizzle.cpp - XOR-swizzled shared-memory tiles ------------------===//
 //
-// A warp that reads a column of a shared tile (each lane its own row, as a
-// GEMM's threads read their weight rows) hits one bank 32 times when the
-// row is a multiple of 128 bytes. Storing unit u of row r at unit
-// u xor f(r) of the same row spreads such a column over the banks while
-// row-wise accesses (the coalesced copies into the tile) stay a permutation
-// of the row's banks. The pass picks f = (r floordiv phase) mod units by
-// counting the conflicts each choice leaves (SharedMemoryBanks.h), so it
-// needs no knowledge of how the kernel was tiled, and rewrites the index of
-// every access of the tile; the layout is recorded as #llm.swizzle on the
-// attribution. Padding rows is the fallback where no swizzle helps.
+// A warp that reads down a column of a shared tile (each lane its own row,
+// as a GEMM's threads read their weight rows) hits one bank again and again
+// when rows are a multiple of 128 bytes apart. Read as 128-byte lines of
+// its row-major elements, the tile is stored with unit u of line l at unit
+// u xor ((l floordiv phase) mod units) of the same line: a column then
+// meets a different bank in each line, and a warp reading along a line
+// still covers each bank once (the swizzle permutes a line's units). The
+// pass picks the unit (the widest access, at least 4 bytes) and the phase
+// by counting the conflicts each choice leaves (SharedMemoryBanks.h), so
+// it needs no knowledge of how the kernel was tiled; it makes the tile flat
+// and rewrites every access to the swizzled offset, recording the layout as
+// #llm.swizzle on the attribution. Padding rows is the fallback where no
+// swizzle helps.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Dialect/LLM/IR/LLMDialect.h"
@@ -34,8 +37,10 @@ using namespace kiln;
 
 namespace {
 constexpr StringLiteral kPaddingAttrName = "llm.padding";
+/// Bytes the 32 banks serve in one wavefront.
+constexpr int64_t kLineBytes = 128;
 
-/// A candidate layout of a tile: row-major, swizzled or padded.
+/// A candidate layout of a tile: row-major, swizzled or with padded rows.
 struct Layout {
   llm::SwizzleAttr swizzle;
   int64_t padding = 0;
@@ -43,32 +48,31 @@ struct Layout {
 
 int64_t layoutOffset(ArrayRef<int64_t> shape, const Layout &layout,
                      ArrayRef<int64_t> indices) {
-  SmallVector<int64_t, 4> physical(indices);
-  SmallVector<int64_t, 4> physicalShape(shape);
-  if (layout.swizzle) {
-    int64_t row = rowMajorOffset(shape.drop_back(), indices.drop_back());
-    physical.back() = layout.swizzle.apply(row, indices.back());
-  }
-  physicalShape.back() += layout.padding;
-  return rowMajorOffset(physicalShape, physical);
+  if (layout.swizzle)
+    return layout.swizzle.apply(rowMajorOffset(shape, indices));
+  SmallVector<int64_t, 4> padded(shape);
+  padded.back() += layout.padding;
+  return rowMajorOffset(padded, indices);
 }
 
-/// Extra wavefronts per warp summed over `accesses` of a tile under
-/// `layout`.
+/// Extra wavefronts per warp under `layout`, summed over `accesses` of a
+/// tile, each weighted by how often a thread executes it (a GEMM's inner
+/// loop outweighs the copy after it).
 int64_t conflicts(ArrayRef<const SharedAccess *> accesses,
                   ArrayRef<int64_t> shape, const Layout &layout) {
   int64_t total = 0;
   for (const SharedAccess *access : accesses)
-    total += countWavefronts(*access, [&](ArrayRef<int64_t> indices) {
+    total += access->weight *
+             countWavefronts(*access, [&](ArrayRef<int64_t> indices) {
                return layoutOffset(shape, layout, indices);
              }).extra();
   return total;
 }
 
-/// Whether every lane's vector stays inside one swizzle unit of `unit`
-/// elements (a swizzle moves units, not elements within them).
+/// Whether every lane's vector stays inside one unit of `unit` elements (a
+/// swizzle moves units, not the elements within them).
 bool vectorsInsideUnits(ArrayRef<const SharedAccess *> accesses,
-                        int64_t unit) {
+                        ArrayRef<int64_t> shape, int64_t unit) {
   for (const SharedAccess *access : accesses) {
     if (access->elements == 1)
       continue;
@@ -76,7 +80,8 @@ bool vectorsInsideUnits(ArrayRef<const SharedAccess *> accesses,
       return false;
     for (const auto &lanes : access->points)
       for (const LaneIndices &lane : lanes)
-        if (lane && lane->back() % unit + access->elements > unit)
+        if (lane &&
+            rowMajorOffset(shape, *lane) % unit + access->elements > unit)
           return false;
   }
   return true;
@@ -90,43 +95,65 @@ bool isTileAccess(Operation *op, Value buffer) {
   if (auto load = dyn_cast<vector::LoadOp>(op))
     return load.getBase() == buffer;
   if (auto store = dyn_cast<vector::StoreOp>(op))
-    return store.getBase() == buffer;
+    return store.getBase() == buffer && store.getValueToStore() != buffer;
   return false;
 }
 
-/// Rewrites the innermost index of `op` (an access of a tile of `shape`)
-/// to the swizzled column.
-void swizzleAccess(Operation *op, ArrayRef<int64_t> shape,
-                   llm::SwizzleAttr swizzle) {
-  OpBuilder b(op);
+/// Replaces `op` (an access of a tile of `shape`) by the same access of the
+/// flat tile at the swizzled offset.
+void swizzleAccess(RewriterBase &rewriter, Operation *op,
+                   ArrayRef<int64_t> shape, llm::SwizzleAttr swizzle) {
+  rewriter.setInsertionPoint(op);
   Location loc = op->getLoc();
   int64_t rank = shape.size();
   unsigned first = op->getNumOperands() - rank;
   auto constant = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
   };
-  Value row = op->getOperand(first);
-  for (int64_t d = 1; d < rank - 1; ++d)
-    row = b.createOrFold<arith::AddIOp>(
-        loc, b.createOrFold<arith::MulIOp>(loc, row, constant(shape[d])),
+  Value offset = op->getOperand(first);
+  for (int64_t d = 1; d < rank; ++d)
+    offset = rewriter.createOrFold<arith::AddIOp>(
+        loc, rewriter.createOrFold<arith::MulIOp>(loc, offset,
+                                                   constant(shape[d])),
         op->getOperand(first + d));
-  Value column = op->getOperand(first + rank - 1);
-  int64_t access = swizzle.getAccess();
-  int64_t units = swizzle.getRow() / access;
+  int64_t line = swizzle.getLine(), access = swizzle.getAccess();
+  Value lineIndex =
+      rewriter.createOrFold<arith::DivUIOp>(loc, offset, constant(line));
+  Value inLine =
+      rewriter.createOrFold<arith::RemUIOp>(loc, offset, constant(line));
+  Value unit = access == 1 ? inLine
+                           : rewriter.createOrFold<arith::DivUIOp>(
+                                 loc, inLine, constant(access));
   Value phase = swizzle.getPhase() == 1
-                    ? row
-                    : b.createOrFold<arith::DivUIOp>(
-                          loc, row, constant(swizzle.getPhase()));
-  phase = b.createOrFold<arith::RemUIOp>(loc, phase, constant(units));
-  Value unit = access == 1 ? column
-                           : b.createOrFold<arith::DivUIOp>(loc, column,
-                                                            constant(access));
-  Value swizzled = b.createOrFold<arith::XOrIOp>(loc, unit, phase);
+                    ? lineIndex
+                    : rewriter.createOrFold<arith::DivUIOp>(
+                          loc, lineIndex, constant(swizzle.getPhase()));
+  phase = rewriter.createOrFold<arith::RemUIOp>(loc, phase,
+                                                constant(line / access));
+  Value swizzled = rewriter.createOrFold<arith::XOrIOp>(loc, unit, phase);
   if (access != 1)
-    swizzled = b.createOrFold<arith::AddIOp>(
-        loc, b.createOrFold<arith::MulIOp>(loc, swizzled, constant(access)),
-        b.createOrFold<arith::RemUIOp>(loc, column, constant(access)));
-  op->setOperand(first + rank - 1, swizzled);
+    swizzled = rewriter.createOrFold<arith::AddIOp>(
+        loc,
+        rewriter.createOrFold<arith::MulIOp>(loc, swizzled, constant(access)),
+        rewriter.createOrFold<arith::RemUIOp>(loc, offset, constant(access)));
+  Value index = rewriter.createOrFold<arith::AddIOp>(
+      loc, rewriter.createOrFold<arith::MulIOp>(loc, lineIndex, constant(line)),
+      swizzled);
+  Value buffer = op->getOperand(first - 1);
+  Operation *flat;
+  if (auto load = dyn_cast<memref::LoadOp>(op))
+    flat = memref::LoadOp::create(rewriter, loc, buffer, ValueRange{index});
+  else if (auto store = dyn_cast<memref::StoreOp>(op))
+    flat = memref::StoreOp::create(rewriter, loc, store.getValue(), buffer,
+                                   ValueRange{index});
+  else if (auto load = dyn_cast<vector::LoadOp>(op))
+    flat = vector::LoadOp::create(rewriter, loc, load.getVectorType(), buffer,
+                                  ValueRange{index});
+  else
+    flat = vector::StoreOp::create(rewriter, loc,
+                                   cast<vector::StoreOp>(op).getValueToStore(),
+                                   buffer, ValueRange{index});
+  rewriter.replaceOp(op, flat->getResults());
 }
 
 struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
@@ -177,45 +204,46 @@ struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
     bool direct = llvm::all_of(buffer.getUsers(), [&](Operation *user) {
       return isTileAccess(user, buffer);
     });
-    if (type.getRank() < 2 || !type.hasStaticShape() ||
-        !type.getLayout().isIdentity() || !direct) {
+    if (!type.hasStaticShape() || !type.getLayout().isIdentity() || !direct) {
       if (pinned)
         return func.emitError("kiln-gpu-swizzle: workgroup buffer ")
                << index << " of @" << func.getName()
-               << " cannot be swizzled (it needs a static row-major shape "
-                  "of rank 2 or more, accessed only by loads and stores)";
+               << " cannot be swizzled (it needs a static row-major shape, "
+                  "accessed only by loads and stores)";
       return success();
     }
     ArrayRef<int64_t> shape = type.getShape();
-    int64_t rowElements = shape.back();
-    int64_t numRows = 1;
-    for (int64_t size : shape.drop_back())
-      numRows *= size;
+    int64_t elements = type.getNumElements();
 
     if (pinned) {
-      if (pinned.getRow() != rowElements ||
-          !vectorsInsideUnits(accesses, pinned.getAccess()))
+      if (elements % pinned.getLine() != 0 ||
+          !vectorsInsideUnits(accesses, shape, pinned.getAccess()))
         return func.emitError("kiln-gpu-swizzle: ")
                << pinned << " does not fit workgroup buffer " << index
                << " of @" << func.getName() << ", of type " << type;
-      applySwizzle(buffer, shape, pinned);
+      applySwizzle(func, buffer, pinned);
       return success();
     }
 
     int64_t before = conflicts(accesses, shape, Layout{});
     if (before == 0)
       return success();
-    int64_t unit = 1;
+    int64_t elementBytes =
+        std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+    // A unit holds the widest access, and at least a 4-byte bank word.
+    int64_t unit = std::max<int64_t>(1, 4 / elementBytes);
     for (const SharedAccess *access : accesses)
       unit = std::max(unit, access->elements);
+    int64_t line = kLineBytes / elementBytes;
     Layout best;
     int64_t bestConflicts = before;
-    if (rowElements % unit == 0 && rowElements / unit >= 2 &&
-        llvm::isPowerOf2_64(rowElements / unit) &&
-        vectorsInsideUnits(accesses, unit)) {
-      for (int64_t phase = 1; phase <= numRows; phase *= 2) {
+    if (kLineBytes % elementBytes == 0 && line % unit == 0 &&
+        llvm::isPowerOf2_64(line / unit) && line / unit >= 2 &&
+        elements % line == 0 && vectorsInsideUnits(accesses, shape, unit)) {
+      // A phase of numLines or more xors nothing.
+      for (int64_t phase = 1; phase < elements / line; phase *= 2) {
         Layout candidate{
-            llm::SwizzleAttr::get(&getContext(), rowElements, unit, phase)};
+            llm::SwizzleAttr::get(&getContext(), line, unit, phase)};
         int64_t c = conflicts(accesses, shape, candidate);
         if (c < bestConflicts) {
           best = candidate;
@@ -223,11 +251,9 @@ struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
         }
       }
     }
-    if (bestConflicts > 0 && padding) {
-      // One unit of padding, at least a 4-byte word.
-      int64_t elementBytes = std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+    if (bestConflicts > 0 && padding && type.getRank() >= 2) {
       Layout padded;
-      padded.padding = std::max(unit, (4 + elementBytes - 1) / elementBytes);
+      padded.padding = unit;
       int64_t c = conflicts(accesses, shape, padded);
       if (c < bestConflicts) {
         best = padded;
@@ -235,7 +261,7 @@ struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
       }
     }
     if (best.swizzle) {
-      applySwizzle(buffer, shape, best.swizzle);
+      applySwizzle(func, buffer, best.swizzle);
       func.setWorkgroupAttributionAttr(index, llm::SwizzleAttr::getAttrName(),
                                        best.swizzle);
     } else if (best.padding > 0) {
@@ -252,10 +278,17 @@ struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
     return success();
   }
 
-  void applySwizzle(BlockArgument buffer, ArrayRef<int64_t> shape,
+  /// Makes `buffer` flat and every access of it swizzled.
+  void applySwizzle(gpu::GPUFuncOp func, BlockArgument buffer,
                     llm::SwizzleAttr swizzle) {
+    auto type = cast<MemRefType>(buffer.getType());
+    IRRewriter rewriter(&getContext());
     for (Operation *user : llvm::to_vector(buffer.getUsers()))
-      swizzleAccess(user, shape, swizzle);
+      swizzleAccess(rewriter, user, type.getShape(), swizzle);
+    buffer.setType(MemRefType::get({type.getNumElements()},
+                                   type.getElementType(),
+                                   MemRefLayoutAttrInterface(),
+                                   type.getMemorySpace()));
   }
 };
 } // namespace

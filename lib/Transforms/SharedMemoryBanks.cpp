@@ -280,6 +280,45 @@ private:
           }
           return result;
         })
+        .Case([&](affine::AffineLinearizeIndexOp lin) -> Int {
+          // index 0, then times each effective basis element plus the next.
+          SmallVector<OpFoldResult> basis = lin.getEffectiveBasis();
+          Int result;
+          for (auto [i, index] : llvm::enumerate(lin.getMultiIndex())) {
+            Int value = eval(index);
+            if (!value)
+              return std::nullopt;
+            if (i == 0) {
+              result = value;
+              continue;
+            }
+            Int size = eval(basis[i - 1]);
+            if (!size)
+              return std::nullopt;
+            result = *result * *size + *value;
+          }
+          return result;
+        })
+        .Case([&](affine::AffineDelinearizeIndexOp delin) -> Int {
+          Int linear = eval(delin.getLinearIndex());
+          if (!linear)
+            return std::nullopt;
+          SmallVector<OpFoldResult> basis = delin.getPaddedBasis();
+          unsigned which = cast<OpResult>(v).getResultNumber();
+          int64_t rest = *linear;
+          for (int64_t i = basis.size() - 1; i >= 0; --i) {
+            if (!basis[i]) // no outer bound: the rest
+              return i == static_cast<int64_t>(which) ? Int(rest)
+                                                      : std::nullopt;
+            Int size = eval(basis[i]);
+            if (!size || *size <= 0)
+              return std::nullopt;
+            if (i == static_cast<int64_t>(which))
+              return rest % *size;
+            rest /= *size;
+          }
+          return std::nullopt;
+        })
         .Case([&](memref::DimOp dim) -> Int {
           Int index = eval(dim.getIndex());
           auto type = dyn_cast<MemRefType>(dim.getSource().getType());
@@ -462,9 +501,19 @@ kiln::collectSharedAccesses(gpu::GPUFuncOp func) {
     accesses.push_back(std::move(access));
   });
 
-  for (SharedAccess &access : accesses)
+  LaneEvaluator first(func, block, {0, 0, 0}, /*iteration=*/0);
+  for (SharedAccess &access : accesses) {
+    for (auto forOp = access.op->getParentOfType<scf::ForOp>(); forOp;
+         forOp = forOp->getParentOfType<scf::ForOp>()) {
+      Int lb = first.eval(forOp.getLowerBound());
+      Int ub = first.eval(forOp.getUpperBound());
+      Int step = first.eval(forOp.getStep());
+      if (lb && ub && step && *step > 0 && *ub > *lb)
+        access.weight *= llvm::divideCeil(*ub - *lb, *step);
+    }
     if (access.unknown.empty())
       access.points.assign(2 * warps, {});
+  }
   for (int iteration = 0; iteration < 2; ++iteration) {
     for (int64_t warp = 0; warp < warps; ++warp) {
       for (int64_t lane = 0; lane < 32; ++lane) {

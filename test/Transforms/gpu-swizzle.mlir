@@ -5,18 +5,24 @@
 
 gpu.module @kernels {
   // Lane l writes row 3 word l, then reads row l word 0: the column read
-  // hits bank 0 32 times. Swizzled with a phase of 1 row, row r's word c
-  // is stored at c xor r: the column is spread over the 32 banks, and the
-  // row-wise write stays a permutation of them.
+  // hits bank 0 32 times. Swizzled with a phase of 1 line (here a line is a
+  // row), word c of line l is stored at c xor l: the column is spread over
+  // the 32 banks, and the row-wise write stays a permutation of them. The
+  // tile becomes flat, indexed by the swizzled offset.
   // BEFORE: @column: 2 shared-memory accesses, 1 with bank conflicts, 31 extra wavefronts per warp
   // AFTER: @column: 2 shared-memory accesses, 0 with bank conflicts, 0 extra wavefronts per warp
   // CHECK-LABEL: gpu.func @column
-  // CHECK-SAME:    workgroup(%[[TILE:.*]] : memref<32x32xf32, #gpu.address_space<workgroup>> {llm.swizzle = #llm.swizzle<row = 32, access = 1, phase = 1>})
+  // CHECK-SAME:    workgroup(%[[TILE:.*]] : memref<1024xf32, #gpu.address_space<workgroup>> {llm.swizzle = #llm.swizzle<line = 32, access = 1, phase = 1>})
   // CHECK:         %[[TX:.*]] = gpu.thread_id x
-  // CHECK:         %[[C3:.*]] = arith.xori %[[TX]], %c3
-  // CHECK:         memref.store %{{.*}}, %[[TILE]][%c3, %[[C3]]]
-  // CHECK:         %[[P:.*]] = arith.remui %[[TX]], %c32
-  // CHECK:         memref.load %[[TILE]][%[[TX]], %[[P]]]
+  // CHECK:         %[[OFF:.*]] = arith.addi %[[TX]], %c96
+  // CHECK:         %[[LINE:.*]] = arith.divui %[[OFF]], %c32
+  // CHECK:         %[[WORD:.*]] = arith.remui %[[OFF]], %c32
+  // CHECK:         %[[PHASE:.*]] = arith.remui %[[LINE]], %c32
+  // CHECK:         %[[X:.*]] = arith.xori %[[WORD]], %[[PHASE]]
+  // CHECK:         %[[BASE:.*]] = arith.muli %[[LINE]], %c32
+  // CHECK:         %[[IDX:.*]] = arith.addi %[[BASE]], %[[X]]
+  // CHECK:         memref.store %{{.*}}, %[[TILE]][%[[IDX]]] : memref<1024xf32, #gpu.address_space<workgroup>>
+  // CHECK:         memref.load %[[TILE]][%{{.*}}] : memref<1024xf32, #gpu.address_space<workgroup>>
   gpu.func @column(%out: memref<32xf32>) workgroup(%tile : memref<32x32xf32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 32, 1, 1>} {
     %c0 = arith.constant 0 : index
     %c3 = arith.constant 3 : index
@@ -36,10 +42,14 @@ gpu.module @kernels {
   // BEFORE: @pairs: 2 shared-memory accesses, 1 with bank conflicts, 31 extra wavefronts per warp
   // AFTER: @pairs: 2 shared-memory accesses, 0 with bank conflicts, 0 extra wavefronts per warp
   // CHECK-LABEL: gpu.func @pairs
-  // CHECK-SAME:    {llm.swizzle = #llm.swizzle<row = 32, access = 1, phase = 2>}
+  // CHECK-SAME:    memref<2048xf32, #gpu.address_space<workgroup>> {llm.swizzle = #llm.swizzle<line = 32, access = 1, phase = 2>}
   // CHECK-NOT:     memref.subview
   // CHECK:         arith.divui %{{.*}}, %c2
   // CHECK:         arith.xori
+  // CHECK:         memref.store
+  // CHECK:         arith.divui %{{.*}}, %c2
+  // CHECK:         arith.xori
+  // CHECK:         memref.load
   gpu.func @pairs(%w: memref<64x32xf32>, %out: memref<32xf32>) workgroup(%tile : memref<64x32xf32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 32, 1, 1>} {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
@@ -69,18 +79,19 @@ gpu.module @kernels {
   }
 
   // 16-byte vectors, each lane its own row: the unit of the swizzle is the
-  // vector (access = 4), so a vector never straddles two units.
+  // vector (access = 4), 8 units per 128-byte line, and a row is 4 lines,
+  // so lines 4 apart must differ (phase = 4).
   // BEFORE: @vectors: 2 shared-memory accesses, 1 with bank conflicts, 28 extra wavefronts per warp
   // AFTER: @vectors: 2 shared-memory accesses, 0 with bank conflicts, 0 extra wavefronts per warp
   // CHECK-LABEL: gpu.func @vectors
-  // CHECK-SAME:    {llm.swizzle = #llm.swizzle<row = 128, access = 4, phase = 1>}
+  // CHECK-SAME:    {llm.swizzle = #llm.swizzle<line = 32, access = 4, phase = 4>}
   // CHECK:         %[[U:.*]] = arith.divui %{{.*}}, %c4
-  // CHECK:         arith.muli %[[U]], %c4
-  // CHECK:         arith.remui
+  // CHECK:         %[[P:.*]] = arith.divui %{{.*}}, %c4
+  // CHECK:         %[[PM:.*]] = arith.remui %[[P]], %c8
+  // CHECK:         %[[X:.*]] = arith.xori %[[U]], %[[PM]]
+  // CHECK:         arith.muli %[[X]], %c4
   // CHECK:         vector.store
-  // CHECK:         %[[R:.*]] = arith.remui %{{.*}}, %c32
-  // CHECK:         %[[X:.*]] = arith.muli %[[R]], %c4
-  // CHECK:         vector.load %{{.*}}[%{{.*}}, %[[X]]]
+  // CHECK:         vector.load
   gpu.func @vectors(%out: memref<128xf32>) workgroup(%tile : memref<32x128xf32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 32, 1, 1>} {
     %c0 = arith.constant 0 : index
     %c4 = arith.constant 4 : index
@@ -94,19 +105,19 @@ gpu.module @kernels {
     gpu.return
   }
 
-  // Rows of 48 words: 48 is not a power of two, so no xor stays inside a
-  // row; padding each row by one word (a stride of 49) spreads the column.
-  // Without padding (padding=false) the conflicts stay.
+  // 33 rows of 48 words are not a whole number of 128-byte lines, so no
+  // swizzle applies; padding each row by one word (a stride of 49) spreads
+  // the column. Without padding (padding=false) the conflicts stay.
   // BEFORE: @padded: 1 shared-memory accesses, 1 with bank conflicts, 15 extra wavefronts per warp
   // AFTER: @padded: 1 shared-memory accesses, 0 with bank conflicts, 0 extra wavefronts per warp
   // NOPAD: @padded: 1 shared-memory accesses, 1 with bank conflicts, 15 extra wavefronts per warp
   // CHECK-LABEL: gpu.func @padded
-  // CHECK-SAME:    workgroup(%[[T:.*]] : memref<32x49xf32, #gpu.address_space<workgroup>> {llm.padding = 1 : i64})
-  // CHECK:         memref.load %[[T]][%{{.*}}, %c5] : memref<32x49xf32, #gpu.address_space<workgroup>>
-  gpu.func @padded(%out: memref<32xf32>) workgroup(%tile : memref<32x48xf32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 32, 1, 1>} {
+  // CHECK-SAME:    workgroup(%[[T:.*]] : memref<33x49xf32, #gpu.address_space<workgroup>> {llm.padding = 1 : i64})
+  // CHECK:         memref.load %[[T]][%{{.*}}, %c5] : memref<33x49xf32, #gpu.address_space<workgroup>>
+  gpu.func @padded(%out: memref<32xf32>) workgroup(%tile : memref<33x48xf32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 32, 1, 1>} {
     %c5 = arith.constant 5 : index
     %tx = gpu.thread_id x
-    %v = memref.load %tile[%tx, %c5] : memref<32x48xf32, #gpu.address_space<workgroup>>
+    %v = memref.load %tile[%tx, %c5] : memref<33x48xf32, #gpu.address_space<workgroup>>
     memref.store %v, %out[%tx] : memref<32xf32>
     gpu.return
   }
@@ -114,13 +125,13 @@ gpu.module @kernels {
   // A swizzle pinned on the attribution is applied as given, conflicts or
   // not; a tile without conflicts is left alone.
   // CHECK-LABEL: gpu.func @pinned
-  // CHECK-SAME:    workgroup(%[[P:.*]] : memref<8x64xbf16, #gpu.address_space<workgroup>> {llm.swizzle = #llm.swizzle<row = 64, access = 8, phase = 4>}, %[[F:.*]] : memref<8x64xbf16, #gpu.address_space<workgroup>>)
+  // CHECK-SAME:    workgroup(%[[P:.*]] : memref<512xbf16, #gpu.address_space<workgroup>> {llm.swizzle = #llm.swizzle<line = 64, access = 8, phase = 4>}, %[[F:.*]] : memref<8x64xbf16, #gpu.address_space<workgroup>>)
   // CHECK:         arith.divui %{{.*}}, %c4
   // CHECK:         arith.xori
   // CHECK:         memref.load %[[P]]
   // CHECK-NOT:     arith.xori
   // CHECK:         memref.load %[[F]][%c1, %{{.*}}]
-  gpu.func @pinned(%out: memref<64xbf16>) workgroup(%tile : memref<8x64xbf16, #gpu.address_space<workgroup>> {llm.swizzle = #llm.swizzle<row = 64, access = 8, phase = 4>}, %free : memref<8x64xbf16, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 32, 1, 1>} {
+  gpu.func @pinned(%out: memref<64xbf16>) workgroup(%tile : memref<8x64xbf16, #gpu.address_space<workgroup>> {llm.swizzle = #llm.swizzle<line = 64, access = 8, phase = 4>}, %free : memref<8x64xbf16, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 32, 1, 1>} {
     %c1 = arith.constant 1 : index
     %tx = gpu.thread_id x
     %ty = gpu.thread_id y

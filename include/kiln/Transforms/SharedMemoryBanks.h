@@ -50,6 +50,10 @@ struct SharedAccess {
   /// Elements per lane (a vector access's width).
   int64_t elements = 1;
   bool isWrite = false;
+  /// How often a thread executes the access: the product of the trip
+  /// counts of the enclosing loops (evaluated for thread 0; 1 where
+  /// unknown). Layout choices weigh the conflicts of hot accesses by it.
+  int64_t weight = 1;
   /// Why the lanes' indices are unknown; empty when they are known.
   std::string unknown;
   /// points[p][lane]

@@ -96,15 +96,15 @@ LogicalResult LoweringConfigAttr::verify(
 }
 
 LogicalResult SwizzleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                  int64_t row, int64_t access, int64_t phase) {
-  if (row < 1 || access < 1 || phase < 1)
-    return emitError() << "swizzle: row, access and phase must be positive "
-                          "(got row = "
-                       << row << ", access = " << access << ", phase = "
+                                  int64_t line, int64_t access, int64_t phase) {
+  if (line < 1 || access < 1 || phase < 1)
+    return emitError() << "swizzle: line, access and phase must be positive "
+                          "(got line = "
+                       << line << ", access = " << access << ", phase = "
                        << phase << ")";
-  if (row % access != 0 || !llvm::isPowerOf2_64(row / access))
-    return emitError() << "swizzle: row / access must be a power of two "
-                          "(got row = "
-                       << row << ", access = " << access << ")";
+  if (line % access != 0 || !llvm::isPowerOf2_64(line / access))
+    return emitError() << "swizzle: line / access must be a power of two "
+                          "(got line = "
+                       << line << ", access = " << access << ")";
   return success();
 }

@@ -55,41 +55,46 @@ def LLM_LoweringConfigAttr : AttrDef<LLM_Dialect, "LoweringConfig"> {
 
 def LLM_SwizzleAttr : AttrDef<LLM_Dialect, "Swizzle"> {
   let mnemonic = "swizzle";
-  let summary = "XOR swizzle of a shared-memory tile's rows";
+  let summary = "XOR swizzle of a shared-memory tile";
   let description = [{
-    The layout of a row-major shared-memory tile whose innermost dimension
-    holds `row` elements: the elements are grouped in units of `access`
-    elements (the widest access to the tile, which stays contiguous), and
-    unit `u` of row `r` is stored at unit
+    The layout of a shared-memory tile, read as its row-major elements cut
+    into lines of `line` elements (128 bytes: one pass over the 32 banks),
+    each line cut into units of `access` elements (the widest access to the
+    tile, at least 4 bytes; a unit stays contiguous). Unit `u` of line `l`
+    is stored at unit
 
-        u xor ((r floordiv phase) mod (row / access))
+        u xor ((l floordiv phase) mod (line / access))
 
-    of the same row, where `r` is the row's linear index over all outer
-    dimensions. Rows that share a value of `r floordiv phase` share a
-    permutation; `row / access` must be a power of two (the xor stays
-    inside the row). Attached by `kiln-gpu-swizzle` to a `gpu.func`
-    workgroup attribution under `llm.swizzle`, or pinned there by a test:
+    of the same line. Lines that share a value of `l floordiv phase` share
+    one permutation of their units; `line / access` must be a power of two.
+    A warp that reads down a column (each lane its own row) then meets a
+    different unit, so a different bank, in each line, while a warp that
+    reads along a line still covers the banks once. Attached by
+    `kiln-gpu-swizzle` to a `gpu.func` workgroup attribution under
+    `llm.swizzle` (the attribution is then flat: one index, the swizzled
+    offset), or pinned there by a test:
 
     ```mlir
-    #llm.swizzle<row = 32, access = 1, phase = 2>
+    #llm.swizzle<line = 32, access = 1, phase = 2>
     ```
   }];
-  let parameters = (ins "int64_t":$row, "int64_t":$access, "int64_t":$phase);
-  let assemblyFormat =
-      "`<` `row` `=` $row `,` `access` `=` $access `,` `phase` `=` $phase `>`";
+  let parameters = (ins "int64_t":$line, "int64_t":$access, "int64_t":$phase);
+  let assemblyFormat = "`<` `line` `=` $line `,` `access` `=` $access `,` "
+                       "`phase` `=` $phase `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     /// The name under which a swizzle is attached to an attribution.
     static constexpr ::llvm::StringLiteral getAttrName() {
       return ::llvm::StringLiteral("llm.swizzle");
     }
-    /// The element of its row that element `column` of row `row` is
-    /// stored at.
-    int64_t apply(int64_t row, int64_t column) const {
-      int64_t units = getRow() / getAccess();
-      int64_t unit = column / getAccess();
-      int64_t swizzled = unit ^ ((row / getPhase()) % units);
-      return swizzled * getAccess() + column % getAccess();
+    /// Where the element at row-major offset `offset` is stored.
+    int64_t apply(int64_t offset) const {
+      int64_t units = getLine() / getAccess();
+      int64_t line = offset / getLine();
+      int64_t unit = (offset % getLine()) / getAccess();
+      int64_t swizzled = unit ^ ((line / getPhase()) % units);
+      return line * getLine() + swizzled * getAccess() +
+             offset % getAccess();
     }
   }];
 }
