@@ -9,6 +9,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -56,19 +57,27 @@ void kiln::buildCudaToPtxPipeline(OpPassManager &pm,
                                   const CudaTargetOptions &options) {
   // Kernels compute in linalg loops for now; the host side keeps its
   // allocations and launches (the runtime's CUDA backend will run them).
-  addTextualPipeline(pm, "kiln-bufferize,canonicalize,cse,"
-                         "kiln-gpu-warp-reduce,kiln-gpu-launch,"
-                         "canonicalize,cse,gpu-launch-sink-index-computations,"
-                         "gpu-kernel-outlining,kiln-gpu-kernel-attributes,"
-                         "convert-linalg-to-loops,kiln-gpu-swizzle,"
-                         "lower-affine,canonicalize");
+  std::string pipeline = llvm::formatv("kiln-gpu-pipeline{{stages={0} "
+                                       "async={1}}",
+                                       options.pipelineStages.getValue(),
+                                       options.cpAsync ? "true" : "false");
+  addTextualPipeline(pm, "kiln-bufferize,canonicalize,cse," + pipeline +
+                             ",canonicalize,cse,"
+                             "kiln-gpu-warp-reduce,kiln-gpu-launch," +
+                             (options.cpAsync ? "kiln-gpu-async-copy," : "") +
+                             "canonicalize,cse,"
+                             "gpu-launch-sink-index-computations,"
+                             "gpu-kernel-outlining,kiln-gpu-kernel-attributes,"
+                             "convert-linalg-to-loops,kiln-gpu-swizzle,"
+                             "lower-affine,canonicalize");
   addTextualPipeline(pm, "nvvm-attach-target{chip=" + options.chip +
                              " features=" + options.features + " O=3}");
   // Math functions come from the toolkit's libdevice, found through
   // `cuda-path` rather than the environment (CUDA_HOME), so that the PTX
   // does not depend on how the compiler was started.
   addTextualPipeline(pm, "gpu.module(expand-strided-metadata,lower-affine,"
-                         "convert-scf-to-cf,convert-gpu-to-nvvm,canonicalize,"
+                         "convert-scf-to-cf,convert-nvgpu-to-nvvm,"
+                         "convert-gpu-to-nvvm,canonicalize,"
                          "cse,reconcile-unrealized-casts),"
                          "gpu-module-to-binary{format=isa toolkit=" +
                              options.cudaPath + "}");
@@ -80,6 +89,19 @@ void kiln::buildCpuBufferizePipeline(OpPassManager &pm) {
   addTextualPipeline(pm, "kiln-bufferize,canonicalize,cse,"
                          "canonicalize,"
                          "buffer-deallocation-pipeline,canonicalize");
+}
+
+void kiln::buildGpuTilingOnCpuBufferizePipeline(OpPassManager &pm,
+                                                int64_t pipelineStages) {
+  // As the GPU's bufferization (kiln-cuda-to-ptx), with the K loops
+  // multi-buffered and pipelined the same way, but synchronous copies.
+  addTextualPipeline(
+      pm, llvm::formatv("kiln-bufferize,canonicalize,cse,"
+                        "kiln-gpu-pipeline{{stages={0} async=false},"
+                        "canonicalize,cse,"
+                        "buffer-deallocation-pipeline,canonicalize",
+                        pipelineStages)
+              .str());
 }
 
 void kiln::buildCpuToLLVMPipeline(OpPassManager &pm) {

@@ -103,8 +103,8 @@ SmallVector<int64_t> copyThreads(ArrayRef<int64_t> shape) {
 
 class Promoter {
 public:
-  Promoter(RewriterBase &rewriter, int64_t kTile)
-      : b(rewriter), kTile(kTile) {}
+  Promoter(RewriterBase &rewriter, int64_t kTile, int64_t copyBytes)
+      : b(rewriter), kTile(kTile), copyBytes(copyBytes) {}
 
   LogicalResult run(linalg::LinalgOp op, int64_t reduction);
 
@@ -117,6 +117,7 @@ private:
 
   RewriterBase &b;
   int64_t kTile;
+  int64_t copyBytes;
 };
 
 FailureOr<SmallVector<int64_t>> Promoter::staticBounds(Value v) {
@@ -140,6 +141,7 @@ FailureOr<Value> Promoter::promote(Location loc, Value slice) {
   if (failed(shape))
     return failure();
   auto type = cast<RankedTensorType>(slice.getType());
+  Type elementType = type.getElementType();
   int64_t rank = type.getRank();
   MLIRContext *ctx = b.getContext();
   SmallVector<Value> sizes;
@@ -147,18 +149,79 @@ FailureOr<Value> Promoter::promote(Location loc, Value slice) {
     sizes.push_back(type.isDynamicDim(i)
                         ? Value(tensor::DimOp::create(b, loc, slice, i))
                         : Value());
-  Value empty =
-      tensor::EmptyOp::create(b, loc, *shape, type.getElementType());
-  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  int64_t elements = 1;
+  for (int64_t size : *shape)
+    elements *= size;
+
+  // The copy's iteration space: the tile itself, or, where the tile is a
+  // whole number of warps' vectors of `copy-bytes`, its flat elements as
+  // [vectors per thread and row of threads, 32 threads, one vector] (rows of
+  // the tile follow one another), so that each thread copies whole vectors
+  // of a row (one cp.async each, kiln-gpu-async-copy) and a warp's vectors
+  // are consecutive.
+  int64_t bits = elementType.getIntOrFloatBitWidth();
+  int64_t vector =
+      bits % 8 == 0 && (8 * copyBytes) % bits == 0 ? 8 * copyBytes / bits : 0;
+  bool vectorized = vector > 0 && shape->back() % vector == 0 &&
+                    elements % (32 * vector) == 0;
+  SmallVector<int64_t> space(*shape);
+  SmallVector<int64_t> threads = copyThreads(*shape);
+  if (vectorized) {
+    int64_t rows = elements / (32 * vector);
+    int64_t threadRows = std::min(rows, kGpuBlockThreads / 32);
+    while (rows % threadRows != 0)
+      --threadRows;
+    space = {rows, 32, vector};
+    threads = {threadRows, 32, 0};
+  }
+  int64_t spaceRank = space.size();
+
+  Value empty = tensor::EmptyOp::create(b, loc, space, elementType);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(spaceRank, ctx);
   auto copy = linalg::GenericOp::create(
       b, loc, empty.getType(), ValueRange{}, ValueRange{empty},
       ArrayRef<AffineMap>{id},
-      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      SmallVector<utils::IteratorType>(spaceRank,
+                                       utils::IteratorType::parallel),
       [&](OpBuilder &nb, Location l, ValueRange) {
+        auto constant = [&](int64_t v) -> Value {
+          return arith::ConstantIndexOp::create(nb, l, v);
+        };
+        // The tile's indices: the iteration indices, or those of the flat
+        // offset (i0 * 32 + i1) * vector + i2.
+        SmallVector<Value> tileIndices;
+        if (vectorized) {
+          Value flat = arith::AddIOp::create(
+              nb, l,
+              arith::MulIOp::create(
+                  nb, l,
+                  arith::AddIOp::create(
+                      nb, l,
+                      arith::MulIOp::create(nb, l,
+                                            linalg::IndexOp::create(nb, l, 0),
+                                            constant(32)),
+                      linalg::IndexOp::create(nb, l, 1)),
+                  constant(vector)),
+              linalg::IndexOp::create(nb, l, 2));
+          tileIndices.resize(rank);
+          for (int64_t i = rank - 1; i >= 0; --i) {
+            tileIndices[i] =
+                i == 0 ? flat
+                       : arith::RemUIOp::create(nb, l, flat,
+                                                constant((*shape)[i]))
+                             .getResult();
+            if (i > 0)
+              flat = arith::DivUIOp::create(nb, l, flat,
+                                            constant((*shape)[i]));
+          }
+        } else {
+          for (int64_t i = 0; i < rank; ++i)
+            tileIndices.push_back(linalg::IndexOp::create(nb, l, i));
+        }
         SmallVector<Value> indices;
         Value valid;
         for (int64_t i = 0; i < rank; ++i) {
-          Value idx = linalg::IndexOp::create(nb, l, i);
+          Value idx = tileIndices[i];
           if (sizes[i]) {
             // Past a dynamic size: zero, read from a clamped (valid) row.
             Value inside = arith::CmpIOp::create(
@@ -166,8 +229,7 @@ FailureOr<Value> Promoter::promote(Location loc, Value slice) {
             valid = valid ? arith::AndIOp::create(nb, l, valid, inside)
                                 .getResult()
                           : inside;
-            Value last = arith::SubIOp::create(
-                nb, l, sizes[i], arith::ConstantIndexOp::create(nb, l, 1));
+            Value last = arith::SubIOp::create(nb, l, sizes[i], constant(1));
             idx = arith::MinUIOp::create(nb, l, idx, last);
           }
           indices.push_back(idx);
@@ -176,13 +238,26 @@ FailureOr<Value> Promoter::promote(Location loc, Value slice) {
         if (valid)
           v = arith::SelectOp::create(
               nb, l, valid, v,
-              arith::ConstantOp::create(
-                  nb, l, nb.getZeroAttr(type.getElementType())));
+              arith::ConstantOp::create(nb, l, nb.getZeroAttr(elementType)));
         linalg::YieldOp::create(nb, l, v);
       });
   copy->setAttr(llm::LoweringConfigAttr::getAttrName(),
-                llm::LoweringConfigAttr::get(ctx, {}, {}, copyThreads(*shape)));
+                llm::LoweringConfigAttr::get(ctx, {}, {}, threads));
+  if (vectorized)
+    copy->setAttr(kAsyncCopyAttrName, UnitAttr::get(ctx));
   Value tile = copy.getResult(0);
+  if (vectorized) {
+    // [rows, 32, vector] -> [elements] -> the tile's shape (views once
+    // bufferized).
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, tile, SmallVector<ReassociationIndices>{{0, 1, 2}});
+    ReassociationIndices all;
+    for (int64_t i = 0; i < rank; ++i)
+      all.push_back(i);
+    tile = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get(*shape, elementType), flat,
+        SmallVector<ReassociationIndices>{all});
+  }
   if (type.hasStaticShape())
     return tile;
   SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)),
@@ -269,6 +344,12 @@ struct GpuPromoteOperandsPass final
   using Base::Base;
 
   void runOnOperation() override {
+    if (copyBytes != 4 && copyBytes != 8 && copyBytes != 16) {
+      getOperation()->emitError("kiln-gpu-promote-operands: 'copy-bytes' "
+                                "must be 4, 8 or 16, got ")
+          << int64_t(copyBytes);
+      return signalPassFailure();
+    }
     if (kTile < 1) {
       getOperation()->emitError("kiln-gpu-promote-operands: 'k-tile' must "
                                 "be at least 1, got ")
@@ -282,7 +363,7 @@ struct GpuPromoteOperandsPass final
         ops.push_back({op, reduction});
     });
     IRRewriter rewriter(&getContext());
-    Promoter promoter(rewriter, kTile);
+    Promoter promoter(rewriter, kTile, copyBytes);
     for (auto [op, reduction] : ops)
       if (failed(promoter.run(op, reduction)))
         return signalPassFailure();

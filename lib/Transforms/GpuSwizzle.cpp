@@ -24,6 +24,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Transforms.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -96,7 +97,22 @@ bool isTileAccess(Operation *op, Value buffer) {
     return load.getBase() == buffer;
   if (auto store = dyn_cast<vector::StoreOp>(op))
     return store.getBase() == buffer && store.getValueToStore() != buffer;
+  if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
+    return copy.getDst() == buffer && copy.getSrc() != buffer;
   return false;
+}
+
+/// The indices an access of a tile uses on it.
+SmallVector<Value> tileIndices(Operation *op) {
+  if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
+    return copy.getDstIndices();
+  if (auto load = dyn_cast<memref::LoadOp>(op))
+    return load.getIndices();
+  if (auto store = dyn_cast<memref::StoreOp>(op))
+    return store.getIndices();
+  if (auto load = dyn_cast<vector::LoadOp>(op))
+    return load.getIndices();
+  return cast<vector::StoreOp>(op).getIndices();
 }
 
 /// Replaces `op` (an access of a tile of `shape`) by the same access of the
@@ -106,16 +122,16 @@ void swizzleAccess(RewriterBase &rewriter, Operation *op,
   rewriter.setInsertionPoint(op);
   Location loc = op->getLoc();
   int64_t rank = shape.size();
-  unsigned first = op->getNumOperands() - rank;
+  SmallVector<Value> indices = tileIndices(op);
   auto constant = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(rewriter, loc, v);
   };
-  Value offset = op->getOperand(first);
+  Value offset = indices[0];
   for (int64_t d = 1; d < rank; ++d)
     offset = rewriter.createOrFold<arith::AddIOp>(
         loc, rewriter.createOrFold<arith::MulIOp>(loc, offset,
                                                    constant(shape[d])),
-        op->getOperand(first + d));
+        indices[d]);
   int64_t line = swizzle.getLine(), access = swizzle.getAccess();
   Value lineIndex =
       rewriter.createOrFold<arith::DivUIOp>(loc, offset, constant(line));
@@ -139,20 +155,26 @@ void swizzleAccess(RewriterBase &rewriter, Operation *op,
   Value index = rewriter.createOrFold<arith::AddIOp>(
       loc, rewriter.createOrFold<arith::MulIOp>(loc, lineIndex, constant(line)),
       swizzled);
-  Value buffer = op->getOperand(first - 1);
   Operation *flat;
-  if (auto load = dyn_cast<memref::LoadOp>(op))
-    flat = memref::LoadOp::create(rewriter, loc, buffer, ValueRange{index});
-  else if (auto store = dyn_cast<memref::StoreOp>(op))
-    flat = memref::StoreOp::create(rewriter, loc, store.getValue(), buffer,
-                                   ValueRange{index});
-  else if (auto load = dyn_cast<vector::LoadOp>(op))
-    flat = vector::LoadOp::create(rewriter, loc, load.getVectorType(), buffer,
+  if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
+    flat = nvgpu::DeviceAsyncCopyOp::create(
+        rewriter, loc, copy.getAsyncToken().getType(), copy.getDst(),
+        ValueRange{index}, copy.getSrc(), copy.getSrcIndices(),
+        copy.getDstElementsAttr(), copy.getSrcElements(),
+        copy.getBypassL1Attr());
+  else if (auto load = dyn_cast<memref::LoadOp>(op))
+    flat = memref::LoadOp::create(rewriter, loc, load.getMemRef(),
                                   ValueRange{index});
+  else if (auto store = dyn_cast<memref::StoreOp>(op))
+    flat = memref::StoreOp::create(rewriter, loc, store.getValue(),
+                                   store.getMemRef(), ValueRange{index});
+  else if (auto load = dyn_cast<vector::LoadOp>(op))
+    flat = vector::LoadOp::create(rewriter, loc, load.getVectorType(),
+                                  load.getBase(), ValueRange{index});
   else
-    flat = vector::StoreOp::create(rewriter, loc,
-                                   cast<vector::StoreOp>(op).getValueToStore(),
-                                   buffer, ValueRange{index});
+    flat = vector::StoreOp::create(
+        rewriter, loc, cast<vector::StoreOp>(op).getValueToStore(),
+        cast<vector::StoreOp>(op).getBase(), ValueRange{index});
   rewriter.replaceOp(op, flat->getResults());
 }
 

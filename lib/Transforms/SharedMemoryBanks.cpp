@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -355,6 +356,10 @@ std::optional<AccessOperands> accessOperands(Operation *op) {
   if (auto store = dyn_cast<vector::StoreOp>(op))
     return AccessOperands{store.getBase(), store.getIndices(),
                           store.getVectorType().getNumElements(), true};
+  // cp.async: its shared-memory side, a vector store.
+  if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
+    return AccessOperands{copy.getDst(), copy.getDstIndices(),
+                          copy.getDstElements().getSExtValue(), true};
   return std::nullopt;
 }
 

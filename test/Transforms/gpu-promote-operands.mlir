@@ -1,5 +1,7 @@
 // RUN: kiln-opt %s --split-input-file --kiln-assign-lowering-config=target=cuda --kiln-tile-and-fuse=level=distribute --canonicalize --cse --kiln-gpu-promote-operands --canonicalize --cse | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-assign-lowering-config=target=cuda --kiln-tile-and-fuse=level=distribute --canonicalize --cse --kiln-gpu-promote-operands=copy-bytes=16 --canonicalize --cse | FileCheck %s --check-prefix=WIDE
 // RUN: not kiln-opt %s --split-input-file --kiln-gpu-promote-operands=k-tile=0 2>&1 | FileCheck %s --check-prefix=KTILE
+// RUN: not kiln-opt %s --split-input-file --kiln-gpu-promote-operands=copy-bytes=3 2>&1 | FileCheck %s --check-prefix=BYTES
 
 // A prefill GEMM block (32 tokens, dynamic at the end of the sequence, x
 // 32 features, K = 64): a loop over K in steps of 32 whose operand tiles
@@ -13,14 +15,31 @@
 // CHECK:           %[[ACC0:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x32x32xf32>)
 // CHECK:           %[[ACC:.*]] = tensor.extract_slice %[[ACC0]][0, 0, 0] [1, %[[M]], 32]
 // CHECK:           %[[LOOP:.*]] = scf.for %[[K:.*]] = %c0 to %c64 step %c32 iter_args(%{{.*}} = %[[ACC]]) -> (tensor<1x?x32xf32>)
-// CHECK:             %[[A:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x32x32xf32>) attrs = {llm.lowering_config = #llm.lowering_config<distribute = [], vector = [], threads = [0, 4, 32]>}
+// The A tile, 32 x 32 floats, as 32 rows of 32 threads' 4-byte vectors
+// (one float; copy-bytes=4, the default), 8 rows per thread: element
+// (i0 * 32 + i1) * 1 + i2 of the flat tile, tokens past the block's count
+// zero.
+// CHECK:             %[[A:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<32x32x1xf32>) attrs = {llm.async_copy, llm.lowering_config = #llm.lowering_config<distribute = [], vector = [], threads = [4, 32, 0]>}
+// CHECK:               linalg.index 0
+// CHECK:               arith.muli %{{.*}}, %c32
+// CHECK:               linalg.index 1
 // CHECK:               arith.cmpi ult
 // CHECK:               arith.minui
 // CHECK:               tensor.extract
 // CHECK:               arith.select
-// CHECK:             %[[AUSE:.*]] = tensor.extract_slice %[[A]][0, 0, 0] [1, %[[M]], 32]
-// CHECK:             %[[B:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<32x32xf32>) attrs = {llm.lowering_config = #llm.lowering_config<distribute = [], vector = [], threads = [4, 32]>}
-// CHECK:             linalg.contract {{.*}} ins(%[[AUSE]], %[[B]] : tensor<1x?x32xf32>, tensor<32x32xf32>)
+// CHECK:             %[[AFLAT:.*]] = tensor.collapse_shape %[[A]] {{\[}}[0, 1, 2]] : tensor<32x32x1xf32> into tensor<1024xf32>
+// CHECK:             %[[ATILE:.*]] = tensor.expand_shape %[[AFLAT]] {{\[}}[0, 1, 2]] output_shape [1, 32, 32]
+// CHECK:             %[[AUSE:.*]] = tensor.extract_slice %[[ATILE]][0, 0, 0] [1, %[[M]], 32]
+// CHECK:             %[[B:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<32x32x1xf32>) attrs = {llm.async_copy, llm.lowering_config = #llm.lowering_config<distribute = [], vector = [], threads = [4, 32, 0]>}
+// CHECK-NOT:           arith.select
+// (canonicalization folds its collapse to [1024] and expand to [32, 32]
+// into one collapse)
+// CHECK:             %[[BTILE:.*]] = tensor.collapse_shape %[[B]] {{\[}}[0], [1, 2]] : tensor<32x32x1xf32> into tensor<32x32xf32>
+// With copy-bytes=16: 8 rows of 32 threads' 4-float vectors, 2 per thread.
+// WIDE-LABEL: func.func @gemm
+// WIDE:         linalg.generic {{.*}} outs(%{{.*}} : tensor<8x32x4xf32>) attrs = {llm.async_copy, llm.lowering_config = #llm.lowering_config<distribute = [], vector = [], threads = [4, 32, 0]>}
+// WIDE:         arith.muli %{{.*}}, %c4
+// CHECK:             linalg.contract {{.*}} ins(%[[AUSE]], %[[BTILE]] : tensor<1x?x32xf32>, tensor<32x32xf32>)
 // CHECK:             scf.yield
 // CHECK:           linalg.copy ins(%[[LOOP]] : tensor<1x?x32xf32>) outs(%[[OUT]] : tensor<1x?x32xf32>)
 // CHECK:           scf.forall.in_parallel
@@ -53,3 +72,4 @@ func.func @k_not_multiple(%x: tensor<?x?x48xf32>, %w: tensor<64x48xf32>, %acc: t
 }
 
 // KTILE: error: kiln-gpu-promote-operands: 'k-tile' must be at least 1, got 0
+// BYTES: error: kiln-gpu-promote-operands: 'copy-bytes' must be 4, 8 or 16, got 3

@@ -71,6 +71,17 @@ static cl::opt<bool> gpuTilingOnCpuOpt(
              "(kiln-cuda-tile) but run them as CPU loops, so that the CPU "
              "runtime checks the GPU tiling numerically without a GPU"),
     cl::init(false), cl::cat(kCategory));
+static cl::opt<int64_t> gpuPipelineStagesOpt(
+    "gpu-pipeline-stages",
+    cl::desc("cuda target and --gpu-tiling-on-cpu: software-pipeline stages "
+             "of the prefill GEMMs' K loops (shared-memory buffers per tile; "
+             "1 = off; default 2)"),
+    cl::init(2), cl::cat(kCategory));
+static cl::opt<bool> gpuCpAsyncOpt(
+    "gpu-cp-async",
+    cl::desc("cuda target: copy the GEMMs' shared tiles with cp.async "
+             "(default true; false: ordinary loads and stores)"),
+    cl::init(true), cl::cat(kCategory));
 static cl::opt<std::string>
     cudaPathOpt("cuda-path",
                 cl::desc("cuda target: the CUDA toolkit (libdevice, ptxas "
@@ -270,6 +281,8 @@ int main(int argc, char **argv) {
         cudaTarget->chip = arch;
         cudaTarget->features = features;
         cudaTarget->cudaPath = cudaPathOpt;
+        cudaTarget->pipelineStages = gpuPipelineStagesOpt;
+        cudaTarget->cpAsync = gpuCpAsyncOpt;
       }
     if (!cudaTarget)
       return fail("--arch: '" + archOpt +
@@ -279,6 +292,9 @@ int main(int argc, char **argv) {
   }
   if (optLevelOpt > 3)
     return fail("-O: expected 0 to 3");
+  if (gpuPipelineStagesOpt < 1 || gpuPipelineStagesOpt > 8)
+    return fail("--gpu-pipeline-stages: expected 1 to 8, got " +
+                llvm::Twine(gpuPipelineStagesOpt.getValue()));
   llvm::Expected<ModelConfig> cfgOr = loadConfig();
   if (!cfgOr)
     return fail(llvm::toString(cfgOr.takeError()));
@@ -381,6 +397,11 @@ int main(int argc, char **argv) {
                  buildCudaLowerToLinalgPipeline};
     stages[1] = {"tile for the GPU", Emit::Tiled, buildCudaTilePipeline};
   }
+  if (gpuTilingOnCpuOpt)
+    stages[2] = {"bufferize", Emit::Bufferized, [](OpPassManager &pm) {
+                   buildGpuTilingOnCpuBufferizePipeline(pm,
+                                                        gpuPipelineStagesOpt);
+                 }};
   for (const Stage &stage : stages) {
     if (stopAfter < stage.after || (cuda && &stage - stages >= 2))
       break;

@@ -51,7 +51,21 @@ struct CudaTargetOptions : mlir::PassPipelineOptions<CudaTargetOptions> {
       llvm::cl::desc("CUDA toolkit whose libdevice provides the math "
                      "functions (and whose ptxas makes cubins)"),
       llvm::cl::init("/usr/local/cuda")};
+  Option<int64_t> pipelineStages{
+      *this, "pipeline-stages",
+      llvm::cl::desc("Software-pipeline stages of the GEMM K loops "
+                     "(kiln-gpu-pipeline; 1 = off)"),
+      llvm::cl::init(2)};
+  Option<bool> cpAsync{
+      *this, "cp-async",
+      llvm::cl::desc("Copy GEMM tiles into shared memory with cp.async"),
+      llvm::cl::init(true)};
 };
+/// Bufferization for `kiln-compile --gpu-tiling-on-cpu`: the CPU's, plus
+/// the GPU's K-loop pipelining (synchronous copies), so that the CPU checks
+/// the pipelined schedule numerically.
+void buildGpuTilingOnCpuBufferizePipeline(mlir::OpPassManager &pm,
+                                          int64_t pipelineStages);
 void buildCudaToPtxPipeline(mlir::OpPassManager &pm,
                             const CudaTargetOptions &options);
 

@@ -28,6 +28,9 @@ class LLVMDialect;
 namespace NVVM {
 class NVVMDialect;
 }
+namespace nvgpu {
+class NVGPUDialect;
+}
 namespace math {
 class MathDialect;
 }
@@ -54,6 +57,15 @@ class LLMDialect;
 /// each consumer tile instead of materialising it.
 constexpr llvm::StringLiteral kFuseIntoConsumersAttrName =
     "llm.fuse_into_consumers";
+
+/// Unit attribute on a linalg.generic (kiln-gpu-promote-operands) that fills
+/// a shared tile from global memory: its iteration space is [rows, 32
+/// threads, one 16-byte vector], its innermost loop reads consecutive
+/// source elements, and its body yields either a loaded element or, past a
+/// dynamic size, zero (`select(valid, load, 0)`, `valid` independent of the
+/// innermost loop). kiln-gpu-pipeline turns each thread's vectors into
+/// cp.async copies.
+constexpr llvm::StringLiteral kAsyncCopyAttrName = "llm.async_copy";
 
 #define GEN_PASS_DECL
 #include "kiln/Transforms/Passes.h.inc"

@@ -239,7 +239,11 @@ def GpuPromoteOperands : Pass<"kiln-gpu-promote-operands"> {
   }];
   let options = [
     Option<"kTile", "k-tile", "int64_t", /*default=*/"32",
-           "Reduction elements per step (staged tile width)">
+           "Reduction elements per step (staged tile width)">,
+    Option<"copyBytes", "copy-bytes", "int64_t", /*default=*/"4",
+           "Bytes each thread copies at a time into a tile (4, 8 or 16: one "
+           "cp.async each; 4 keeps the swizzle unit at one bank word for "
+           "the multiply's element-wise reads)">
   ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::scf::SCFDialect",
@@ -292,6 +296,58 @@ def GpuSwizzle : Pass<"kiln-gpu-swizzle", "::mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::affine::AffineDialect",
     "::kiln::llm::LLMDialect"
+  ];
+}
+
+def GpuPipeline : Pass<"kiln-gpu-pipeline"> {
+  let summary = "Multi-buffer a GEMM's shared tiles and software-pipeline its K loop";
+  let description = [{
+    GPU, after bufferization, before `kiln-gpu-launch` (memrefs, thread
+    foralls). For each `scf.for` inside a thread-block forall whose body
+    fills shared tiles with `llm.async_copy` copies (thread foralls,
+    kiln-gpu-promote-operands) and then computes on them (other thread
+    foralls): the tiles' allocations are hoisted out of the loop and, with
+    `stages` >= 2, given `stages` buffers (upstream
+    `memref::multiBuffer`), and the loop is rewritten by upstream
+    `scf::pipelineForLoop` with Kiln's schedule: the copies of iteration
+    i + stages - 1 (stage 0) are issued before the compute of iteration i
+    (stage stages - 1), with a prologue that issues the first stages - 1
+    copies and a peeled epilogue. With `async` (the GPU; the CPU
+    simulation turns it off), each iteration's copies end with
+    `nvvm.cp.async.commit.group`, and the compute starts with
+    `nvvm.cp.async.wait.group stages - 1` (0 in the epilogue) and a
+    `gpu.barrier`; `kiln-gpu-async-copy` later makes the copies cp.async.
+    `stages` = 1 keeps the loop (no prologue, one buffer). See
+    docs/passes/gpu-pipeline.md.
+  }];
+  let options = [
+    Option<"stages", "stages", "int64_t", /*default=*/"2",
+           "Pipeline stages: buffers per tile and copies in flight (1 = off)">,
+    Option<"async", "async", "bool", /*default=*/"true",
+           "Emit cp.async commit/wait groups and the barrier before the compute">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::affine::AffineDialect"
+  ];
+}
+
+def GpuAsyncCopy : Pass<"kiln-gpu-async-copy"> {
+  let summary = "Turn each thread's shared-tile copies into cp.async";
+  let description = [{
+    GPU, after `kiln-gpu-launch` (the tiles are workgroup memory) and before
+    `convert-linalg-to-loops`. Each `llm.async_copy` linalg.generic (a
+    thread's [rows, 1, vector] part of a copy into a shared tile) becomes one
+    `nvgpu.device_async_copy` per 16-byte (or 8- or 4-byte) vector: the
+    source address is its body's load at the vector's first element, and
+    where the body selects zero past a dynamic size, the copy's
+    `srcElements` is 0 there (cp.async fills the vector with zeros). A copy
+    whose body does not have that form is left to the loops. See
+    docs/passes/gpu-pipeline.md.
+  }];
+  let dependentDialects = [
+    "::mlir::nvgpu::NVGPUDialect", "::mlir::arith::ArithDialect"
   ];
 }
 
