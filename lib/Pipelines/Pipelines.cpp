@@ -65,6 +65,7 @@ void kiln::buildCudaToPtxPipeline(OpPassManager &pm,
                              ",canonicalize,cse,"
                              "kiln-gpu-warp-reduce,kiln-gpu-launch," +
                              (options.cpAsync ? "kiln-gpu-async-copy," : "") +
+                             (options.mma ? "kiln-gpu-mma," : "") +
                              "canonicalize,cse,"
                              "gpu-launch-sink-index-computations,"
                              "gpu-kernel-outlining,kiln-gpu-kernel-attributes,"
@@ -77,6 +78,7 @@ void kiln::buildCudaToPtxPipeline(OpPassManager &pm,
   // does not depend on how the compiler was started.
   addTextualPipeline(pm, "gpu.module(expand-strided-metadata,lower-affine,"
                          "convert-scf-to-cf,convert-nvgpu-to-nvvm,"
+                         "convert-vector-to-llvm,"
                          "convert-gpu-to-nvvm,canonicalize,"
                          "cse,reconcile-unrealized-casts),"
                          "gpu-module-to-binary{format=isa toolkit=" +

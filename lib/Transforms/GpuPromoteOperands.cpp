@@ -30,7 +30,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/ValueBoundsOpInterface.h"
@@ -113,7 +113,9 @@ private:
   FailureOr<SmallVector<int64_t>> staticBounds(Value v);
   /// `slice` copied into a static tile (padded with zeros past its dynamic
   /// sizes), returned as a slice of that tile with `slice`'s sizes.
-  FailureOr<Value> promote(Location loc, Value slice);
+  /// `slice` copied into a static tile (zero past its dynamic sizes): the
+  /// tile, or with `sliced` a slice of it with `slice`'s sizes.
+  FailureOr<Value> promote(Location loc, Value slice, bool sliced);
 
   RewriterBase &b;
   int64_t kTile;
@@ -136,7 +138,7 @@ FailureOr<SmallVector<int64_t>> Promoter::staticBounds(Value v) {
   return shape;
 }
 
-FailureOr<Value> Promoter::promote(Location loc, Value slice) {
+FailureOr<Value> Promoter::promote(Location loc, Value slice, bool sliced) {
   FailureOr<SmallVector<int64_t>> shape = staticBounds(slice);
   if (failed(shape))
     return failure();
@@ -258,7 +260,7 @@ FailureOr<Value> Promoter::promote(Location loc, Value slice) {
         b, loc, RankedTensorType::get(*shape, elementType), flat,
         SmallVector<ReassociationIndices>{all});
   }
-  if (type.hasStaticShape())
+  if (type.hasStaticShape() || !sliced)
     return tile;
   SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)),
       strides(rank, b.getIndexAttr(1));
@@ -278,8 +280,9 @@ LogicalResult Promoter::run(linalg::LinalgOp op, int64_t reduction) {
                            "the tile ")
            << initType;
 
-  // The accumulator: a static tile, zero (or the fill's value) or a copy
-  // of the initial value; the result is copied out after the K loop.
+  // The accumulator: a whole static tile, zero (or the fill's value) or a
+  // copy of the initial value; the block's part of it is copied out after
+  // the K loop.
   b.setInsertionPoint(op);
   Value dest = init;
   Value acc;
@@ -289,53 +292,70 @@ LogicalResult Promoter::run(linalg::LinalgOp op, int64_t reduction) {
                                           initType.getElementType());
     acc = linalg::FillOp::create(b, loc, fill.getInputs()[0], empty)
               .getResult(0);
-    if (!initType.hasStaticShape()) {
-      int64_t rank = initType.getRank();
-      acc = tensor::ExtractSliceOp::create(
-          b, loc, acc, SmallVector<OpFoldResult>(rank, b.getIndexAttr(0)),
-          tensor::getMixedSizes(b, loc, init),
-          SmallVector<OpFoldResult>(rank, b.getIndexAttr(1)));
-    }
   } else {
-    FailureOr<Value> promoted = promote(loc, init);
+    FailureOr<Value> promoted = promote(loc, init, /*sliced=*/false);
     if (failed(promoted))
       return op->emitOpError("kiln-gpu-promote-operands: cannot stage the "
                              "accumulator");
     acc = *promoted;
   }
-  b.modifyOpInPlace(op, [&] { op.getDpsInitsMutable()[0].set(acc); });
 
-  // The K loop (upstream tiling of the reduction: the accumulator is the
-  // loop's iteration argument).
-  scf::SCFTilingOptions options;
-  SmallVector<OpFoldResult> tileSizes(op.getNumLoops(), b.getIndexAttr(0));
-  tileSizes[reduction] = b.getIndexAttr(kTile);
-  options.setTileSizes(tileSizes);
-  options.setLoopType(scf::SCFTilingOptions::LoopType::ForOp);
-  FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
-      b, cast<TilingInterface>(op.getOperation()), options);
-  if (failed(tiled) || tiled->tiledOps.size() != 1)
-    return op->emitOpError("kiln-gpu-promote-operands: failed to tile the "
-                           "reduction by ")
-           << kTile;
-  auto tiledOp = cast<linalg::LinalgOp>(tiled->tiledOps.front());
-
-  // Each operand's tile of the step into a static (shared) tile.
-  b.setInsertionPoint(tiledOp);
-  for (OpOperand *input : tiledOp.getDpsInputOperands()) {
-    FailureOr<Value> promoted = promote(loc, input->get());
-    if (failed(promoted))
-      return op->emitOpError("kiln-gpu-promote-operands: no static bound "
-                             "for an operand tile");
-    b.modifyOpInPlace(tiledOp, [&] { input->set(*promoted); });
+  // The K loop: each step stages its slices of the operands in static
+  // tiles (tokens past the block's count are zero) and contracts the whole
+  // tiles into the accumulator, its iteration argument. Computing on the
+  // padding rows of the last block keeps every shape static (the tensor
+  // cores need it) and adds zeros only.
+  int64_t kSize = op.getStaticLoopRanges()[reduction];
+  Value lb = arith::ConstantIndexOp::create(b, loc, 0);
+  Value ub = arith::ConstantIndexOp::create(b, loc, kSize);
+  Value step = arith::ConstantIndexOp::create(b, loc, kTile);
+  auto loop = scf::ForOp::create(b, loc, lb, ub, step, ValueRange{acc});
+  b.setInsertionPointToStart(loop.getBody());
+  Value k = loop.getInductionVar();
+  LogicalResult status = success();
+  SmallVector<Value> operands;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    Value value = input->get();
+    auto type = cast<RankedTensorType>(value.getType());
+    SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, value);
+    SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+    for (int64_t d = 0, e = map.getNumResults(); d < e; ++d)
+      if (map.getResult(d) == b.getAffineDimExpr(reduction)) {
+        offsets[d] = k;
+        sizes[d] = b.getIndexAttr(kTile);
+      }
+    Value slice = tensor::ExtractSliceOp::create(b, loc, value, offsets,
+                                                 sizes, strides);
+    FailureOr<Value> promoted = promote(loc, slice, /*sliced=*/false);
+    if (failed(promoted)) {
+      status = failure();
+      break;
+    }
+    operands.push_back(*promoted);
   }
+  if (succeeded(status)) {
+    operands.push_back(loop.getRegionIterArgs()[0]);
+    Operation *stepOp = clone(b, op, TypeRange{acc.getType()}, operands);
+    scf::YieldOp::create(b, loc, stepOp->getResult(0));
+  }
+  if (failed(status))
+    return op->emitOpError("kiln-gpu-promote-operands: no static bound for "
+                           "an operand tile");
 
-  // The accumulated tile into the block's output.
-  Value result = tiled->replacements.front();
-  b.setInsertionPointAfterValue(result);
+  // The block's part of the accumulated tile into the block's output.
+  b.setInsertionPointAfter(loop);
+  Value result = loop.getResult(0);
+  if (!initType.hasStaticShape()) {
+    int64_t rank = initType.getRank();
+    result = tensor::ExtractSliceOp::create(
+        b, loc, result, SmallVector<OpFoldResult>(rank, b.getIndexAttr(0)),
+        tensor::getMixedSizes(b, loc, init),
+        SmallVector<OpFoldResult>(rank, b.getIndexAttr(1)));
+  }
   Value out = linalg::CopyOp::create(b, loc, result, dest).getResult(0);
-  b.replaceAllUsesExcept(op->getResult(0), out, out.getDefiningOp());
-  b.eraseOp(op);
+  b.replaceOp(op, out);
   return success();
 }
 

@@ -21,6 +21,7 @@
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Transforms.h"
@@ -99,13 +100,124 @@ bool isTileAccess(Operation *op, Value buffer) {
     return store.getBase() == buffer && store.getValueToStore() != buffer;
   if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
     return copy.getDst() == buffer && copy.getSrc() != buffer;
+  if (auto ldmatrix = dyn_cast<nvgpu::LdMatrixOp>(op))
+    return ldmatrix.getSrcMemref() == buffer;
   return false;
+}
+
+/// The memref an access reads or writes (its shared-memory side).
+Value accessedMemref(Operation *op) {
+  if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
+    return copy.getDst();
+  if (auto ldmatrix = dyn_cast<nvgpu::LdMatrixOp>(op))
+    return ldmatrix.getSrcMemref();
+  if (auto load = dyn_cast<memref::LoadOp>(op))
+    return load.getMemRef();
+  if (auto store = dyn_cast<memref::StoreOp>(op))
+    return store.getMemRef();
+  if (auto load = dyn_cast<vector::LoadOp>(op))
+    return load.getBase();
+  if (auto store = dyn_cast<vector::StoreOp>(op))
+    return store.getBase();
+  return {};
+}
+
+bool isView(Operation *op) {
+  return isa<memref::SubViewOp, memref::ExpandShapeOp,
+             memref::CollapseShapeOp, memref::CastOp>(op);
+}
+
+/// The accesses of `buffer`, directly or through views (subviews, expand
+/// and collapse shapes, casts); fails if anything else uses it or a view.
+LogicalResult collectTileAccesses(Value buffer,
+                                  SmallVectorImpl<Operation *> &accesses) {
+  for (Operation *user : buffer.getUsers()) {
+    if (isTileAccess(user, buffer)) {
+      accesses.push_back(user);
+      continue;
+    }
+    if (!isView(user) || user->getOperand(0) != buffer ||
+        failed(collectTileAccesses(user->getResult(0), accesses)))
+      return failure();
+  }
+  return success();
+}
+
+/// `indices` on the view `memref` as indices on the tile it views (IR).
+SmallVector<Value> rootIndices(RewriterBase &rewriter, Location loc,
+                               Value memref, SmallVector<Value> indices) {
+  auto value = [&](OpFoldResult ofr) {
+    return getValueOrCreateConstantIndexOp(rewriter, loc, ofr);
+  };
+  while (Operation *def = memref.getDefiningOp()) {
+    if (auto cast = dyn_cast<memref::CastOp>(def)) {
+      memref = cast.getSource();
+    } else if (auto subview = dyn_cast<memref::SubViewOp>(def)) {
+      llvm::SmallBitVector dropped = subview.getDroppedDims();
+      SmallVector<OpFoldResult> offsets = subview.getMixedOffsets();
+      SmallVector<OpFoldResult> strides = subview.getMixedStrides();
+      SmallVector<Value> source;
+      size_t next = 0;
+      for (size_t d = 0; d < offsets.size(); ++d) {
+        if (dropped.test(d)) {
+          source.push_back(value(offsets[d]));
+          continue;
+        }
+        Value scaled = rewriter.createOrFold<arith::MulIOp>(
+            loc, indices[next++], value(strides[d]));
+        source.push_back(rewriter.createOrFold<arith::AddIOp>(
+            loc, value(offsets[d]), scaled));
+      }
+      indices = std::move(source);
+      memref = subview.getSource();
+    } else if (auto expand = dyn_cast<memref::ExpandShapeOp>(def)) {
+      ArrayRef<int64_t> shape = expand.getResultType().getShape();
+      SmallVector<Value> source;
+      for (const ReassociationIndices &group :
+           expand.getReassociationIndices()) {
+        Value index = indices[group.front()];
+        for (int64_t d : ArrayRef<int64_t>(group).drop_front())
+          index = rewriter.createOrFold<arith::AddIOp>(
+              loc,
+              rewriter.createOrFold<arith::MulIOp>(
+                  loc, index,
+                  arith::ConstantIndexOp::create(rewriter, loc, shape[d])),
+              indices[d]);
+        source.push_back(index);
+      }
+      indices = std::move(source);
+      memref = expand.getSrc();
+    } else if (auto collapse = dyn_cast<memref::CollapseShapeOp>(def)) {
+      ArrayRef<int64_t> shape = collapse.getSrcType().getShape();
+      SmallVector<Value> source;
+      for (auto [r, group] :
+           llvm::enumerate(collapse.getReassociationIndices())) {
+        SmallVector<Value> parts(group.size());
+        Value rest = indices[r];
+        for (int64_t i = group.size() - 1; i > 0; --i) {
+          Value size =
+              arith::ConstantIndexOp::create(rewriter, loc, shape[group[i]]);
+          parts[i] = rewriter.createOrFold<arith::RemUIOp>(loc, rest, size);
+          rest = rewriter.createOrFold<arith::DivUIOp>(loc, rest, size);
+        }
+        parts[0] = rest;
+        source.append(parts.begin(), parts.end());
+      }
+      indices = std::move(source);
+      memref = collapse.getSrc();
+    } else {
+      break;
+    }
+  }
+  return indices;
 }
 
 /// The indices an access of a tile uses on it.
 SmallVector<Value> tileIndices(Operation *op) {
   if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
     return copy.getDstIndices();
+  if (auto ldmatrix = dyn_cast<nvgpu::LdMatrixOp>(op))
+    return ldmatrix.getIndices();
   if (auto load = dyn_cast<memref::LoadOp>(op))
     return load.getIndices();
   if (auto store = dyn_cast<memref::StoreOp>(op))
@@ -117,12 +229,13 @@ SmallVector<Value> tileIndices(Operation *op) {
 
 /// Replaces `op` (an access of a tile of `shape`) by the same access of the
 /// flat tile at the swizzled offset.
-void swizzleAccess(RewriterBase &rewriter, Operation *op,
+void swizzleAccess(RewriterBase &rewriter, Operation *op, Value buffer,
                    ArrayRef<int64_t> shape, llm::SwizzleAttr swizzle) {
   rewriter.setInsertionPoint(op);
   Location loc = op->getLoc();
   int64_t rank = shape.size();
-  SmallVector<Value> indices = tileIndices(op);
+  SmallVector<Value> indices =
+      rootIndices(rewriter, loc, accessedMemref(op), tileIndices(op));
   auto constant = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(rewriter, loc, v);
   };
@@ -158,23 +271,27 @@ void swizzleAccess(RewriterBase &rewriter, Operation *op,
   Operation *flat;
   if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
     flat = nvgpu::DeviceAsyncCopyOp::create(
-        rewriter, loc, copy.getAsyncToken().getType(), copy.getDst(),
+        rewriter, loc, copy.getAsyncToken().getType(), buffer,
         ValueRange{index}, copy.getSrc(), copy.getSrcIndices(),
         copy.getDstElementsAttr(), copy.getSrcElements(),
         copy.getBypassL1Attr());
+  else if (auto ldmatrix = dyn_cast<nvgpu::LdMatrixOp>(op))
+    flat = nvgpu::LdMatrixOp::create(
+        rewriter, loc, ldmatrix.getRes().getType(), buffer,
+        ValueRange{index}, ldmatrix.getTranspose(), ldmatrix.getNumTiles());
   else if (auto load = dyn_cast<memref::LoadOp>(op))
-    flat = memref::LoadOp::create(rewriter, loc, load.getMemRef(),
+    flat = memref::LoadOp::create(rewriter, loc, buffer,
                                   ValueRange{index});
   else if (auto store = dyn_cast<memref::StoreOp>(op))
     flat = memref::StoreOp::create(rewriter, loc, store.getValue(),
-                                   store.getMemRef(), ValueRange{index});
+                                   buffer, ValueRange{index});
   else if (auto load = dyn_cast<vector::LoadOp>(op))
     flat = vector::LoadOp::create(rewriter, loc, load.getVectorType(),
-                                  load.getBase(), ValueRange{index});
+                                  buffer, ValueRange{index});
   else
     flat = vector::StoreOp::create(
         rewriter, loc, cast<vector::StoreOp>(op).getValueToStore(),
-        cast<vector::StoreOp>(op).getBase(), ValueRange{index});
+        buffer, ValueRange{index});
   rewriter.replaceOp(op, flat->getResults());
 }
 
@@ -223,9 +340,8 @@ struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
     auto pinned = dyn_cast_or_null<llm::SwizzleAttr>(
         func.getWorkgroupAttributionAttr(index,
                                          llm::SwizzleAttr::getAttrName()));
-    bool direct = llvm::all_of(buffer.getUsers(), [&](Operation *user) {
-      return isTileAccess(user, buffer);
-    });
+    SmallVector<Operation *> tileOps;
+    bool direct = succeeded(collectTileAccesses(buffer, tileOps));
     if (!type.hasStaticShape() || !type.getLayout().isIdentity() || !direct) {
       if (pinned)
         return func.emitError("kiln-gpu-swizzle: workgroup buffer ")
@@ -243,7 +359,7 @@ struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
         return func.emitError("kiln-gpu-swizzle: ")
                << pinned << " does not fit workgroup buffer " << index
                << " of @" << func.getName() << ", of type " << type;
-      applySwizzle(func, buffer, pinned);
+      applySwizzle(buffer, tileOps, pinned);
       return success();
     }
 
@@ -273,7 +389,10 @@ struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
         }
       }
     }
-    if (bestConflicts > 0 && padding && type.getRank() >= 2) {
+    bool onlyDirect = llvm::all_of(buffer.getUsers(), [&](Operation *user) {
+      return isTileAccess(user, buffer);
+    });
+    if (bestConflicts > 0 && padding && type.getRank() >= 2 && onlyDirect) {
       Layout padded;
       padded.padding = unit;
       int64_t c = conflicts(accesses, shape, padded);
@@ -283,7 +402,7 @@ struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
       }
     }
     if (best.swizzle) {
-      applySwizzle(func, buffer, best.swizzle);
+      applySwizzle(buffer, tileOps, best.swizzle);
       func.setWorkgroupAttributionAttr(index, llm::SwizzleAttr::getAttrName(),
                                        best.swizzle);
     } else if (best.padding > 0) {
@@ -300,13 +419,28 @@ struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
     return success();
   }
 
-  /// Makes `buffer` flat and every access of it swizzled.
-  void applySwizzle(gpu::GPUFuncOp func, BlockArgument buffer,
+  /// Makes `buffer` flat and every access of it (`accesses`, directly or
+  /// through views) swizzled; the views die.
+  void applySwizzle(BlockArgument buffer, ArrayRef<Operation *> accesses,
                     llm::SwizzleAttr swizzle) {
     auto type = cast<MemRefType>(buffer.getType());
     IRRewriter rewriter(&getContext());
-    for (Operation *user : llvm::to_vector(buffer.getUsers()))
-      swizzleAccess(rewriter, user, type.getShape(), swizzle);
+    for (Operation *access : accesses)
+      swizzleAccess(rewriter, access, buffer, type.getShape(), swizzle);
+    // The views, now unused, from the last to the first.
+    SmallVector<Operation *> views;
+    SmallVector<Value> worklist = {buffer};
+    while (!worklist.empty()) {
+      Value v = worklist.pop_back_val();
+      for (Operation *user : v.getUsers())
+        if (isView(user)) {
+          views.push_back(user);
+          worklist.push_back(user->getResult(0));
+        }
+    }
+    for (Operation *view : llvm::reverse(views))
+      if (view->use_empty())
+        rewriter.eraseOp(view);
     buffer.setType(MemRefType::get({type.getNumElements()},
                                    type.getElementType(),
                                    MemRefLayoutAttrInterface(),

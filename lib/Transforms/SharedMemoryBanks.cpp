@@ -356,6 +356,11 @@ std::optional<AccessOperands> accessOperands(Operation *op) {
   if (auto store = dyn_cast<vector::StoreOp>(op))
     return AccessOperands{store.getBase(), store.getIndices(),
                           store.getVectorType().getNumElements(), true};
+  // ldmatrix: each lane giving an address reads one 16-byte row of 8x8
+  // 16-bit elements (lanes past 8 * numTiles give none).
+  if (auto ldmatrix = dyn_cast<nvgpu::LdMatrixOp>(op))
+    return AccessOperands{ldmatrix.getSrcMemref(), ldmatrix.getIndices(), 8,
+                          false};
   // cp.async: its shared-memory side, a vector store.
   if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
     return AccessOperands{copy.getDst(), copy.getDstIndices(),
@@ -531,7 +536,9 @@ kiln::collectSharedAccesses(gpu::GPUFuncOp func) {
           if (!access.unknown.empty())
             continue;
           auto &lanes = access.points[iteration * warps + warp];
-          if (linear >= threads || !eval.executes(access.op)) {
+          auto ldmatrix = dyn_cast<nvgpu::LdMatrixOp>(access.op);
+          if (linear >= threads || !eval.executes(access.op) ||
+              (ldmatrix && lane >= 8 * ldmatrix.getNumTiles())) {
             lanes.push_back(std::nullopt);
             continue;
           }

@@ -6,15 +6,15 @@
 // A prefill GEMM block (32 tokens, dynamic at the end of the sequence, x
 // 32 features, K = 64): a loop over K in steps of 32 whose operand tiles
 // are copied into static tiles (the tokens padded with zeros past the
-// block's count), accumulating into a static tile that is copied into the
-// block's output after the loop.
+// block's count), contracted whole (every shape static) into a static
+// accumulator whose block part is copied into the block's output after the
+// loop.
 // CHECK-LABEL: func.func @gemm
 // CHECK:         scf.forall ({{.*}}) = (0, 0, 0) to (%{{.*}}, %{{.*}}, 96) step (1, 32, 32)
 // CHECK:           %[[M:.*]] = affine.min
 // CHECK:           %[[OUT:.*]] = tensor.extract_slice %{{.*}} [1, %[[M]], 32]
-// CHECK:           %[[ACC0:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x32x32xf32>)
-// CHECK:           %[[ACC:.*]] = tensor.extract_slice %[[ACC0]][0, 0, 0] [1, %[[M]], 32]
-// CHECK:           %[[LOOP:.*]] = scf.for %[[K:.*]] = %c0 to %c64 step %c32 iter_args(%{{.*}} = %[[ACC]]) -> (tensor<1x?x32xf32>)
+// CHECK:           %[[ACC:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x32x32xf32>)
+// CHECK:           %[[LOOP:.*]] = scf.for %[[K:.*]] = %c0 to %c64 step %c32 iter_args(%[[C:.*]] = %[[ACC]]) -> (tensor<1x32x32xf32>)
 // The A tile, 32 x 32 floats, as 32 rows of 32 threads' 4-byte vectors
 // (one float; copy-bytes=4, the default), 8 rows per thread: element
 // (i0 * 32 + i1) * 1 + i2 of the flat tile, tokens past the block's count
@@ -29,7 +29,6 @@
 // CHECK:               arith.select
 // CHECK:             %[[AFLAT:.*]] = tensor.collapse_shape %[[A]] {{\[}}[0, 1, 2]] : tensor<32x32x1xf32> into tensor<1024xf32>
 // CHECK:             %[[ATILE:.*]] = tensor.expand_shape %[[AFLAT]] {{\[}}[0, 1, 2]] output_shape [1, 32, 32]
-// CHECK:             %[[AUSE:.*]] = tensor.extract_slice %[[ATILE]][0, 0, 0] [1, %[[M]], 32]
 // CHECK:             %[[B:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<32x32x1xf32>) attrs = {llm.async_copy, llm.lowering_config = #llm.lowering_config<distribute = [], vector = [], threads = [4, 32, 0]>}
 // CHECK-NOT:           arith.select
 // (canonicalization folds its collapse to [1024] and expand to [32, 32]
@@ -39,9 +38,10 @@
 // WIDE-LABEL: func.func @gemm
 // WIDE:         linalg.generic {{.*}} outs(%{{.*}} : tensor<8x32x4xf32>) attrs = {llm.async_copy, llm.lowering_config = #llm.lowering_config<distribute = [], vector = [], threads = [4, 32, 0]>}
 // WIDE:         arith.muli %{{.*}}, %c4
-// CHECK:             linalg.contract {{.*}} ins(%[[AUSE]], %[[BTILE]] : tensor<1x?x32xf32>, tensor<32x32xf32>)
+// CHECK:             linalg.contract {{.*}} ins(%[[ATILE]], %[[BTILE]] : tensor<1x32x32xf32>, tensor<32x32xf32>) outs(%[[C]] : tensor<1x32x32xf32>)
 // CHECK:             scf.yield
-// CHECK:           linalg.copy ins(%[[LOOP]] : tensor<1x?x32xf32>) outs(%[[OUT]] : tensor<1x?x32xf32>)
+// CHECK:           %[[PART:.*]] = tensor.extract_slice %[[LOOP]][0, 0, 0] [1, %[[M]], 32]
+// CHECK:           linalg.copy ins(%[[PART]] : tensor<1x?x32xf32>) outs(%[[OUT]] : tensor<1x?x32xf32>)
 // CHECK:           scf.forall.in_parallel
 func.func @gemm(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>) -> tensor<?x?x96xf32> {
   %c0 = arith.constant 0 : index

@@ -82,6 +82,11 @@ static cl::opt<bool> gpuCpAsyncOpt(
     cl::desc("cuda target: copy the GEMMs' shared tiles with cp.async "
              "(default true; false: ordinary loads and stores)"),
     cl::init(true), cl::cat(kCategory));
+static cl::opt<bool> gpuMmaOpt(
+    "gpu-mma",
+    cl::desc("cuda target: bf16/f16 prefill GEMMs on tensor cores "
+             "(mma.sync; default true)"),
+    cl::init(true), cl::cat(kCategory));
 static cl::opt<std::string>
     cudaPathOpt("cuda-path",
                 cl::desc("cuda target: the CUDA toolkit (libdevice, ptxas "
@@ -283,6 +288,7 @@ int main(int argc, char **argv) {
         cudaTarget->cudaPath = cudaPathOpt;
         cudaTarget->pipelineStages = gpuPipelineStagesOpt;
         cudaTarget->cpAsync = gpuCpAsyncOpt;
+        cudaTarget->mma = gpuMmaOpt;
       }
     if (!cudaTarget)
       return fail("--arch: '" + archOpt +

@@ -56,6 +56,10 @@ struct CudaTargetOptions : mlir::PassPipelineOptions<CudaTargetOptions> {
       llvm::cl::desc("Software-pipeline stages of the GEMM K loops "
                      "(kiln-gpu-pipeline; 1 = off)"),
       llvm::cl::init(2)};
+  Option<bool> mma{
+      *this, "mma",
+      llvm::cl::desc("bf16/f16 prefill GEMMs on tensor cores (mma.sync)"),
+      llvm::cl::init(true)};
   Option<bool> cpAsync{
       *this, "cp-async",
       llvm::cl::desc("Copy GEMM tiles into shared memory with cp.async"),

@@ -351,6 +351,28 @@ def GpuAsyncCopy : Pass<"kiln-gpu-async-copy"> {
   ];
 }
 
+def GpuMma : Pass<"kiln-gpu-mma"> {
+  let summary = "Run the prefill GEMM blocks' bf16/f16 multiply on tensor cores (mma.sync)";
+  let description = [{
+    GPU, after `kiln-gpu-launch`. A thread-split contraction of a block's
+    shared tiles ([1, 32 tokens, K] x [N, K] into a [1, 32, N] f32
+    accumulator, bf16 or f16 operands, K a multiple of 16, N of 16; a
+    block whose x size is a multiple of 32 and y size at least 4) is
+    replaced by warp-level tensor-core code: warp w (thread y) computes 16
+    tokens x N / 2 features with `nvgpu.ldmatrix` (x4 for A, x2 for each
+    8-feature slice of B) and `nvvm.mma.sync` m16n8k16 with f32
+    accumulation, reading and writing its accumulator fragment in shared
+    memory once per K step. f32 GEMMs keep their scalar FMAs (tensor cores
+    would round them to tf32). See docs/passes/gpu-mma.md.
+  }];
+  let dependentDialects = [
+    "::mlir::nvgpu::NVGPUDialect", "::mlir::NVVM::NVVMDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::vector::VectorDialect",
+    "::mlir::arith::ArithDialect", "::mlir::scf::SCFDialect",
+    "::mlir::memref::MemRefDialect"
+  ];
+}
+
 def GpuLaunch : Pass<"kiln-gpu-launch"> {
   let summary = "Turn thread-block foralls into gpu.launch and map their threads";
   let description = [{
