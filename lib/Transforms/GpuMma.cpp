@@ -126,33 +126,75 @@ std::optional<int64_t> warpAlignedBlockX(Operation *op) {
   return x;
 }
 
-void emitWarpGemm(RewriterBase &rewriter, const BlockGemm &gemm) {
-  Location loc = gemm.op->getLoc();
-  rewriter.setInsertionPoint(gemm.region);
-  auto cst = [&](int64_t v) -> Value {
+/// Index arithmetic at the current insertion point.
+struct IndexBuilder {
+  RewriterBase &rewriter;
+  Location loc;
+  Value cst(int64_t v) {
     return arith::ConstantIndexOp::create(rewriter, loc, v);
-  };
-  auto add = [&](Value x, Value y) -> Value {
+  }
+  Value add(Value x, Value y) {
     return arith::AddIOp::create(rewriter, loc, x, y);
-  };
-  auto mul = [&](Value x, int64_t y) -> Value {
+  }
+  Value mul(Value x, int64_t y) {
     return arith::MulIOp::create(rewriter, loc, x, cst(y));
-  };
-  auto div = [&](Value x, int64_t y) -> Value {
+  }
+  Value div(Value x, int64_t y) {
     return arith::DivUIOp::create(rewriter, loc, x, cst(y));
-  };
-  auto rem = [&](Value x, int64_t y) -> Value {
+  }
+  Value rem(Value x, int64_t y) {
     return arith::RemUIOp::create(rewriter, loc, x, cst(y));
-  };
-  Value lane = gpu::ThreadIdOp::create(rewriter, loc, gpu::Dimension::x);
-  Value warp = gpu::ThreadIdOp::create(rewriter, loc, gpu::Dimension::y);
-  Value active = arith::AndIOp::create(
+  }
+};
+
+/// Where a lane's accumulator fragments live in the shared accumulator:
+/// for each 8-feature slice j of its warp, rows l / 4 and l / 4 + 8,
+/// columns n0 + 2 (l % 4) and the next (the PTX m16n8k16 C layout).
+struct WarpLayout {
+  Value lane, warp, active, tokens0, features0;
+  int64_t warpN;
+  SmallVector<std::array<std::pair<Value, Value>, 4>> accAt; // per slice j
+};
+
+WarpLayout warpLayout(RewriterBase &rewriter, Location loc,
+                      const BlockGemm &gemm) {
+  IndexBuilder ib{rewriter, loc};
+  WarpLayout w;
+  w.lane = gpu::ThreadIdOp::create(rewriter, loc, gpu::Dimension::x);
+  w.warp = gpu::ThreadIdOp::create(rewriter, loc, gpu::Dimension::y);
+  w.active = arith::AndIOp::create(
       rewriter, loc,
-      arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, lane,
-                            cst(32)),
-      arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, warp,
-                            cst(4)));
-  auto guard = scf::IfOp::create(rewriter, loc, active, /*else=*/false);
+      arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, w.lane,
+                            ib.cst(32)),
+      arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, w.warp,
+                            ib.cst(4)));
+  // Warp w: tokens 16 * (w / 2), features N / 2 * (w % 2).
+  w.tokens0 = ib.mul(ib.div(w.warp, 2), kWarpTokens);
+  w.warpN = gemm.n / 2;
+  w.features0 = ib.mul(ib.rem(w.warp, 2), w.warpN);
+  for (int64_t j = 0; j < w.warpN / kFragmentN; ++j) {
+    Value n0 = ib.add(w.features0, ib.cst(j * kFragmentN));
+    Value row = ib.add(w.tokens0, ib.div(w.lane, 4));
+    Value row8 = ib.add(row, ib.cst(8));
+    Value col = ib.add(n0, ib.mul(ib.rem(w.lane, 4), 2));
+    Value col1 = ib.add(col, ib.cst(1));
+    w.accAt.push_back({std::pair{row, col}, std::pair{row, col1},
+                       std::pair{row8, col}, std::pair{row8, col1}});
+  }
+  return w;
+}
+
+/// One K step of a warp on tensor cores, guarded to the block's 4 warps:
+/// takes the accumulator fragments (4 f32 per 8-feature slice, in order)
+/// and returns them updated (unchanged for the other threads).
+SmallVector<Value> emitWarpStep(RewriterBase &rewriter, Location loc,
+                                const BlockGemm &gemm, const WarpLayout &w,
+                                ValueRange acc) {
+  IndexBuilder ib{rewriter, loc};
+  auto guard = scf::IfOp::create(rewriter, loc, acc.getTypes(), w.active,
+                                 /*withElseRegion=*/true);
+  rewriter.setInsertionPointToStart(&guard.getElseRegion().front());
+  scf::YieldOp::create(rewriter, loc, acc);
   rewriter.setInsertionPointToStart(&guard.getThenRegion().front());
 
   Type element = cast<MemRefType>(gemm.a.getType()).getElementType();
@@ -164,19 +206,14 @@ void emitWarpGemm(RewriterBase &rewriter, const BlockGemm &gemm) {
   auto fragmentB = VectorType::get({2, 2}, element);
   auto resultType =
       LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
-
-  // Warp w: tokens 16 * (w / 2), features N / 2 * (w % 2).
-  Value tokens0 = mul(div(warp, 2), kWarpTokens);
-  int64_t warpN = gemm.n / 2;
-  Value features0 = mul(rem(warp, 2), warpN);
-  Value zero = cst(0);
+  Value zero = ib.cst(0);
 
   // A fragments (16 tokens x 16 of K each): ldmatrix.x4, lane l giving the
   // address of row l % 16, columns 8 * (l / 16) of its 16 x 16 block.
   SmallVector<SmallVector<Value>> aRegs;
-  Value rowA = add(tokens0, rem(lane, 16));
+  Value rowA = ib.add(w.tokens0, ib.rem(w.lane, 16));
   for (int64_t kk = 0; kk < gemm.k; kk += kWarpK) {
-    Value colA = add(cst(kk), mul(div(lane, 16), 8));
+    Value colA = ib.add(ib.cst(kk), ib.mul(ib.div(w.lane, 16), 8));
     Value frag = nvgpu::LdMatrixOp::create(rewriter, loc, fragmentA, gemm.a,
                                            ValueRange{zero, rowA, colA},
                                            /*transpose=*/false,
@@ -190,25 +227,15 @@ void emitWarpGemm(RewriterBase &rewriter, const BlockGemm &gemm) {
     aRegs.push_back(regs);
   }
 
-  for (int64_t j = 0; j < warpN / kFragmentN; ++j) {
-    Value n0 = add(features0, cst(j * kFragmentN));
-    // The accumulator fragment: rows l / 4 and l / 4 + 8, columns
-    // 2 * (l % 4) and the next.
-    Value rowC = add(tokens0, div(lane, 4));
-    Value rowC8 = add(rowC, cst(8));
-    Value colC = add(n0, mul(rem(lane, 4), 2));
-    Value colC1 = add(colC, cst(1));
-    SmallVector<std::pair<Value, Value>> cAt = {
-        {rowC, colC}, {rowC, colC1}, {rowC8, colC}, {rowC8, colC1}};
-    SmallVector<Value> acc;
-    for (auto [row, col] : cAt)
-      acc.push_back(memref::LoadOp::create(rewriter, loc, gemm.c,
-                                           ValueRange{zero, row, col}));
+  SmallVector<Value> results;
+  for (int64_t j = 0; j < w.warpN / kFragmentN; ++j) {
+    SmallVector<Value> c(acc.begin() + 4 * j, acc.begin() + 4 * j + 4);
     // B fragments (8 features x 16 of K): ldmatrix.x2, lanes 0-15 giving
     // rows n0 + l % 8, columns 8 * ((l / 8) % 2).
-    Value rowB = add(n0, rem(lane, 8));
+    Value n0 = ib.add(w.features0, ib.cst(j * kFragmentN));
+    Value rowB = ib.add(n0, ib.rem(w.lane, 8));
     for (int64_t kk = 0, step = 0; kk < gemm.k; kk += kWarpK, ++step) {
-      Value colB = add(cst(kk), mul(rem(div(lane, 8), 2), 8));
+      Value colB = ib.add(ib.cst(kk), ib.mul(ib.rem(ib.div(w.lane, 8), 2), 8));
       Value frag = nvgpu::LdMatrixOp::create(rewriter, loc, fragmentB, gemm.b,
                                              ValueRange{rowB, colB},
                                              /*transpose=*/false,
@@ -220,36 +247,170 @@ void emitWarpGemm(RewriterBase &rewriter, const BlockGemm &gemm) {
         bRegs.push_back(vector::ExtractOp::create(rewriter, loc, packed,
                                                   ArrayRef<int64_t>{r, 0}));
       Value d = NVVM::MmaOp::create(
-          rewriter, loc, resultType, aRegs[step], bRegs, acc,
+          rewriter, loc, resultType, aRegs[step], bRegs, c,
           ArrayRef<int64_t>{kWarpTokens, kFragmentN, kWarpK},
           /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
           std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
           std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                          NVVM::MMALayout::col});
       for (int64_t r = 0; r < 4; ++r)
-        acc[r] = LLVM::ExtractValueOp::create(rewriter, loc, d,
-                                              ArrayRef<int64_t>{r});
+        c[r] = LLVM::ExtractValueOp::create(rewriter, loc, d,
+                                            ArrayRef<int64_t>{r});
     }
-    for (auto [value, at] : llvm::zip(acc, cAt))
-      memref::StoreOp::create(rewriter, loc, value, gemm.c,
-                              ValueRange{zero, at.first, at.second});
+    llvm::append_range(results, c);
   }
-  rewriter.eraseOp(gemm.region);
+  scf::YieldOp::create(rewriter, loc, results);
+  rewriter.setInsertionPointAfter(guard);
+  return SmallVector<Value>(guard.getResults());
+}
+
+/// The accumulator fragments read from (or written to) the shared
+/// accumulator by the block's 4 warps.
+SmallVector<Value> loadFragments(RewriterBase &rewriter, Location loc,
+                                 const BlockGemm &gemm, const WarpLayout &w) {
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Type f32 = rewriter.getF32Type();
+  SmallVector<Type> types(4 * w.accAt.size(), f32);
+  auto guard = scf::IfOp::create(rewriter, loc, types, w.active,
+                                 /*withElseRegion=*/true);
+  rewriter.setInsertionPointToStart(&guard.getElseRegion().front());
+  Value fzero = arith::ConstantOp::create(rewriter, loc,
+                                          rewriter.getF32FloatAttr(0));
+  scf::YieldOp::create(rewriter, loc, SmallVector<Value>(types.size(), fzero));
+  rewriter.setInsertionPointToStart(&guard.getThenRegion().front());
+  SmallVector<Value> values;
+  for (const auto &slice : w.accAt)
+    for (auto [row, col] : slice)
+      values.push_back(memref::LoadOp::create(rewriter, loc, gemm.c,
+                                              ValueRange{zero, row, col}));
+  scf::YieldOp::create(rewriter, loc, values);
+  rewriter.setInsertionPointAfter(guard);
+  return SmallVector<Value>(guard.getResults());
+}
+
+void storeFragments(RewriterBase &rewriter, Location loc,
+                    const BlockGemm &gemm, const WarpLayout &w,
+                    ValueRange acc) {
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  auto guard = scf::IfOp::create(rewriter, loc, w.active, /*else=*/false);
+  rewriter.setInsertionPointToStart(&guard.getThenRegion().front());
+  int64_t i = 0;
+  for (const auto &slice : w.accAt)
+    for (auto [row, col] : slice)
+      memref::StoreOp::create(rewriter, loc, acc[i++], gemm.c,
+                              ValueRange{zero, row, col});
+  rewriter.setInsertionPointAfter(guard);
+}
+
+/// The op of the launch body that holds `op`, if `op` is in that body or
+/// directly in the body of an scf.for there.
+Operation *topLevel(Operation *op, Block *body) {
+  if (op->getBlock() == body)
+    return op;
+  auto loop = dyn_cast<scf::ForOp>(op->getParentOp());
+  if (loop && loop->getBlock() == body)
+    return loop;
+  return nullptr;
+}
+
+/// The K steps of one block GEMM (the pipelined loop's and its peeled
+/// epilogue's): the accumulator fragments are loaded once before the first
+/// step, carried in registers through the steps (and the loop's iteration
+/// arguments), and stored once after the last.
+LogicalResult emitBlockGemm(RewriterBase &rewriter,
+                            ArrayRef<BlockGemm> steps) {
+  Block *body = &steps.front().op->getParentOfType<gpu::LaunchOp>()
+                     .getBody()
+                     .front();
+  SmallVector<Operation *> tops;
+  for (const BlockGemm &step : steps) {
+    Operation *top = topLevel(step.region, body);
+    if (!top)
+      return failure();
+    tops.push_back(top);
+  }
+  Location loc = steps.front().op->getLoc();
+  rewriter.setInsertionPoint(tops.front());
+  WarpLayout w = warpLayout(rewriter, loc, steps.front());
+  SmallVector<Value> acc = loadFragments(rewriter, loc, steps.front(), w);
+  for (auto [step, top] : llvm::zip(steps, tops)) {
+    if (top == step.region) {
+      rewriter.setInsertionPoint(step.region);
+      acc = emitWarpStep(rewriter, loc, step, w, acc);
+      rewriter.eraseOp(step.region);
+      continue;
+    }
+    // In the loop: the fragments become iteration arguments.
+    auto loop = cast<scf::ForOp>(top);
+    unsigned first = loop.getNumRegionIterArgs();
+    FailureOr<LoopLikeOpInterface> grown = loop.replaceWithAdditionalYields(
+        rewriter, acc, /*replaceInitOperandUsesInLoop=*/false,
+        [&](OpBuilder &, Location, ArrayRef<BlockArgument> args) {
+          return SmallVector<Value>(args.begin(), args.end());
+        });
+    if (failed(grown))
+      return failure();
+    auto newLoop = cast<scf::ForOp>(grown->getOperation());
+    ValueRange args = newLoop.getRegionIterArgs().drop_front(first);
+    rewriter.setInsertionPoint(step.region);
+    SmallVector<Value> updated = emitWarpStep(rewriter, loc, step, w, args);
+    auto yield = cast<scf::YieldOp>(newLoop.getBody()->getTerminator());
+    rewriter.modifyOpInPlace(yield, [&] {
+      for (auto [i, value] : llvm::enumerate(updated))
+        yield->setOperand(first + i, value);
+    });
+    rewriter.eraseOp(step.region);
+    acc = SmallVector<Value>(newLoop.getResults().drop_front(first));
+  }
+  rewriter.setInsertionPointAfter(acc.front().getDefiningOp()
+                                      ? acc.front().getDefiningOp()
+                                      : tops.back());
+  storeFragments(rewriter, loc, steps.front(), w, acc);
+  // The block reads the accumulator next (its copy to global memory).
+  gpu::BarrierOp::create(rewriter, loc);
+  return success();
 }
 
 struct GpuMmaPass final : kiln::impl::GpuMmaBase<GpuMmaPass> {
   using Base::Base;
 
   void runOnOperation() override {
-    SmallVector<BlockGemm> gemms;
+    // The K steps of each block GEMM: same accumulator, same launch.
+    SmallVector<SmallVector<BlockGemm>> groups;
     getOperation()->walk([&](linalg::LinalgOp op) {
-      if (std::optional<BlockGemm> gemm = matchBlockGemm(op))
-        if (warpAlignedBlockX(op))
-          gemms.push_back(*gemm);
+      std::optional<BlockGemm> gemm = matchBlockGemm(op);
+      if (!gemm || !warpAlignedBlockX(op))
+        return;
+      for (auto &group : groups)
+        if (group.front().c == gemm->c) {
+          group.push_back(*gemm);
+          return;
+        }
+      groups.push_back({*gemm});
     });
     IRRewriter rewriter(&getContext());
-    for (const BlockGemm &gemm : gemms)
-      emitWarpGemm(rewriter, gemm);
+    for (auto &group : groups) {
+      // In program order: by the launch-body op holding each step.
+      Block *body = &group.front().op->getParentOfType<gpu::LaunchOp>()
+                         .getBody()
+                         .front();
+      auto position = [&](const BlockGemm &g) -> Operation * {
+        Operation *top = topLevel(g.region, body);
+        return top ? top : g.region;
+      };
+      llvm::stable_sort(group, [&](const BlockGemm &x, const BlockGemm &y) {
+        Operation *px = position(x), *py = position(y);
+        if (px == py || px->getBlock() != py->getBlock())
+          return false;
+        return px->isBeforeInBlock(py);
+      });
+      if (failed(emitBlockGemm(rewriter, group))) {
+        group.front().op->emitOpError(
+            "kiln-gpu-mma: the K steps of this block GEMM are not in its "
+            "launch body or a loop there");
+        return signalPassFailure();
+      }
+    }
   }
 };
 } // namespace
