@@ -69,7 +69,8 @@ void kiln::buildCudaToPtxPipeline(OpPassManager &pm,
                              "canonicalize,cse,"
                              "gpu-launch-sink-index-computations,"
                              "gpu-kernel-outlining,kiln-gpu-kernel-attributes,"
-                             "convert-linalg-to-loops,kiln-gpu-swizzle,"
+                             "convert-linalg-to-loops," +
+                             (options.swizzle ? "kiln-gpu-swizzle," : "") +
                              "lower-affine,canonicalize");
   addTextualPipeline(pm, "nvvm-attach-target{chip=" + options.chip +
                              " features=" + options.features + " O=3}");

@@ -82,6 +82,11 @@ static cl::opt<bool> gpuCpAsyncOpt(
     cl::desc("cuda target: copy the GEMMs' shared tiles with cp.async "
              "(default true; false: ordinary loads and stores)"),
     cl::init(true), cl::cat(kCategory));
+static cl::opt<bool> gpuSwizzleOpt(
+    "gpu-swizzle",
+    cl::desc("cuda target: XOR-swizzle shared-memory tiles against bank "
+             "conflicts (default true; false for comparisons)"),
+    cl::init(true), cl::cat(kCategory));
 static cl::opt<bool> gpuMmaOpt(
     "gpu-mma",
     cl::desc("cuda target: bf16/f16 prefill GEMMs on tensor cores "
@@ -289,6 +294,7 @@ int main(int argc, char **argv) {
         cudaTarget->pipelineStages = gpuPipelineStagesOpt;
         cudaTarget->cpAsync = gpuCpAsyncOpt;
         cudaTarget->mma = gpuMmaOpt;
+        cudaTarget->swizzle = gpuSwizzleOpt;
       }
     if (!cudaTarget)
       return fail("--arch: '" + archOpt +

@@ -60,6 +60,10 @@ struct CudaTargetOptions : mlir::PassPipelineOptions<CudaTargetOptions> {
       *this, "mma",
       llvm::cl::desc("bf16/f16 prefill GEMMs on tensor cores (mma.sync)"),
       llvm::cl::init(true)};
+  Option<bool> swizzle{
+      *this, "swizzle",
+      llvm::cl::desc("XOR-swizzle shared-memory tiles (kiln-gpu-swizzle)"),
+      llvm::cl::init(true)};
   Option<bool> cpAsync{
       *this, "cp-async",
       llvm::cl::desc("Copy GEMM tiles into shared memory with cp.async"),
