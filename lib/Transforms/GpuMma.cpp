@@ -184,6 +184,25 @@ WarpLayout warpLayout(RewriterBase &rewriter, Location loc,
   return w;
 }
 
+/// An ldmatrix of `numTiles` 8x8 matrices at `indices` of `tile`, as the
+/// i32 registers mma.sync takes (two 16-bit elements each).
+SmallVector<Value> loadFragment(RewriterBase &rewriter, Location loc,
+                                Value tile, ValueRange indices,
+                                int64_t numTiles) {
+  Type element = cast<MemRefType>(tile.getType()).getElementType();
+  Value frag = nvgpu::LdMatrixOp::create(
+      rewriter, loc, VectorType::get({numTiles, 2}, element), tile, indices,
+      /*transpose=*/false, numTiles);
+  Value packed = vector::BitCastOp::create(
+      rewriter, loc, VectorType::get({numTiles, 1}, rewriter.getI32Type()),
+      frag);
+  SmallVector<Value> regs;
+  for (int64_t r = 0; r < numTiles; ++r)
+    regs.push_back(vector::ExtractOp::create(rewriter, loc, packed,
+                                             ArrayRef<int64_t>{r, 0}));
+  return regs;
+}
+
 /// One K step of a warp on tensor cores, guarded to the block's 4 warps:
 /// takes the accumulator fragments (4 f32 per 8-feature slice, in order)
 /// and returns them updated (unchanged for the other threads).
@@ -201,9 +220,7 @@ SmallVector<Value> emitWarpStep(RewriterBase &rewriter, Location loc,
   NVVM::MMATypes ptxType =
       element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
   MLIRContext *ctx = rewriter.getContext();
-  Type i32 = rewriter.getI32Type(), f32 = rewriter.getF32Type();
-  auto fragmentA = VectorType::get({4, 2}, element);
-  auto fragmentB = VectorType::get({2, 2}, element);
+  Type f32 = rewriter.getF32Type();
   auto resultType =
       LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
   Value zero = ib.cst(0);
@@ -214,17 +231,8 @@ SmallVector<Value> emitWarpStep(RewriterBase &rewriter, Location loc,
   Value rowA = ib.add(w.tokens0, ib.rem(w.lane, 16));
   for (int64_t kk = 0; kk < gemm.k; kk += kWarpK) {
     Value colA = ib.add(ib.cst(kk), ib.mul(ib.div(w.lane, 16), 8));
-    Value frag = nvgpu::LdMatrixOp::create(rewriter, loc, fragmentA, gemm.a,
-                                           ValueRange{zero, rowA, colA},
-                                           /*transpose=*/false,
-                                           /*numTiles=*/4);
-    Value packed = vector::BitCastOp::create(
-        rewriter, loc, VectorType::get({4, 1}, i32), frag);
-    SmallVector<Value> regs;
-    for (int64_t r = 0; r < 4; ++r)
-      regs.push_back(vector::ExtractOp::create(rewriter, loc, packed,
-                                               ArrayRef<int64_t>{r, 0}));
-    aRegs.push_back(regs);
+    aRegs.push_back(loadFragment(rewriter, loc, gemm.a,
+                                 ValueRange{zero, rowA, colA}, 4));
   }
 
   SmallVector<Value> results;
@@ -236,16 +244,8 @@ SmallVector<Value> emitWarpStep(RewriterBase &rewriter, Location loc,
     Value rowB = ib.add(n0, ib.rem(w.lane, 8));
     for (int64_t kk = 0, step = 0; kk < gemm.k; kk += kWarpK, ++step) {
       Value colB = ib.add(ib.cst(kk), ib.mul(ib.rem(ib.div(w.lane, 8), 2), 8));
-      Value frag = nvgpu::LdMatrixOp::create(rewriter, loc, fragmentB, gemm.b,
-                                             ValueRange{rowB, colB},
-                                             /*transpose=*/false,
-                                             /*numTiles=*/2);
-      Value packed = vector::BitCastOp::create(
-          rewriter, loc, VectorType::get({2, 1}, i32), frag);
-      SmallVector<Value> bRegs;
-      for (int64_t r = 0; r < 2; ++r)
-        bRegs.push_back(vector::ExtractOp::create(rewriter, loc, packed,
-                                                  ArrayRef<int64_t>{r, 0}));
+      SmallVector<Value> bRegs =
+          loadFragment(rewriter, loc, gemm.b, ValueRange{rowB, colB}, 2);
       Value d = NVVM::MmaOp::create(
           rewriter, loc, resultType, aRegs[step], bRegs, c,
           ArrayRef<int64_t>{kWarpTokens, kFragmentN, kWarpK},

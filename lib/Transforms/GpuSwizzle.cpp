@@ -89,37 +89,13 @@ bool vectorsInsideUnits(ArrayRef<const SharedAccess *> accesses,
   return true;
 }
 
+/// Whether `op` accesses `buffer` itself (not a view of it), as the
+/// memref it reads or writes rather than a stored value.
 bool isTileAccess(Operation *op, Value buffer) {
-  if (auto load = dyn_cast<memref::LoadOp>(op))
-    return load.getMemRef() == buffer;
-  if (auto store = dyn_cast<memref::StoreOp>(op))
-    return store.getMemRef() == buffer && store.getValue() != buffer;
-  if (auto load = dyn_cast<vector::LoadOp>(op))
-    return load.getBase() == buffer;
-  if (auto store = dyn_cast<vector::StoreOp>(op))
-    return store.getBase() == buffer && store.getValueToStore() != buffer;
-  if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
-    return copy.getDst() == buffer && copy.getSrc() != buffer;
-  if (auto ldmatrix = dyn_cast<nvgpu::LdMatrixOp>(op))
-    return ldmatrix.getSrcMemref() == buffer;
-  return false;
-}
-
-/// The memref an access reads or writes (its shared-memory side).
-Value accessedMemref(Operation *op) {
-  if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
-    return copy.getDst();
-  if (auto ldmatrix = dyn_cast<nvgpu::LdMatrixOp>(op))
-    return ldmatrix.getSrcMemref();
-  if (auto load = dyn_cast<memref::LoadOp>(op))
-    return load.getMemRef();
-  if (auto store = dyn_cast<memref::StoreOp>(op))
-    return store.getMemRef();
-  if (auto load = dyn_cast<vector::LoadOp>(op))
-    return load.getBase();
-  if (auto store = dyn_cast<vector::StoreOp>(op))
-    return store.getBase();
-  return {};
+  std::optional<AccessOperands> access = accessOperands(op);
+  if (!access || access->memref != buffer)
+    return false;
+  return llvm::count(op->getOperands(), buffer) == 1;
 }
 
 bool isView(Operation *op) {
@@ -212,21 +188,6 @@ SmallVector<Value> rootIndices(RewriterBase &rewriter, Location loc,
   return indices;
 }
 
-/// The indices an access of a tile uses on it.
-SmallVector<Value> tileIndices(Operation *op) {
-  if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
-    return copy.getDstIndices();
-  if (auto ldmatrix = dyn_cast<nvgpu::LdMatrixOp>(op))
-    return ldmatrix.getIndices();
-  if (auto load = dyn_cast<memref::LoadOp>(op))
-    return load.getIndices();
-  if (auto store = dyn_cast<memref::StoreOp>(op))
-    return store.getIndices();
-  if (auto load = dyn_cast<vector::LoadOp>(op))
-    return load.getIndices();
-  return cast<vector::StoreOp>(op).getIndices();
-}
-
 /// Replaces `op` (an access of a tile of `shape`) by the same access of the
 /// flat tile at the swizzled offset.
 void swizzleAccess(RewriterBase &rewriter, Operation *op, Value buffer,
@@ -234,8 +195,9 @@ void swizzleAccess(RewriterBase &rewriter, Operation *op, Value buffer,
   rewriter.setInsertionPoint(op);
   Location loc = op->getLoc();
   int64_t rank = shape.size();
-  SmallVector<Value> indices =
-      rootIndices(rewriter, loc, accessedMemref(op), tileIndices(op));
+  std::optional<AccessOperands> operands = accessOperands(op);
+  SmallVector<Value> indices = rootIndices(
+      rewriter, loc, operands->memref, llvm::to_vector(operands->indices));
   auto constant = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(rewriter, loc, v);
   };

@@ -337,15 +337,9 @@ private:
   DenseMap<Value, Int> cache;
 };
 
-/// The memref, indices and vector width of an access op, or none.
-struct AccessOperands {
-  Value memref;
-  Operation::operand_range indices;
-  int64_t elements;
-  bool isWrite;
-};
+} // namespace
 
-std::optional<AccessOperands> accessOperands(Operation *op) {
+std::optional<AccessOperands> kiln::accessOperands(Operation *op) {
   if (auto load = dyn_cast<memref::LoadOp>(op))
     return AccessOperands{load.getMemRef(), load.getIndices(), 1, false};
   if (auto store = dyn_cast<memref::StoreOp>(op))
@@ -367,6 +361,8 @@ std::optional<AccessOperands> accessOperands(Operation *op) {
                           copy.getDstElements().getSExtValue(), true};
   return std::nullopt;
 }
+
+namespace {
 
 /// The view chain from `memref` to the value it views (subviews and casts).
 Value viewedBuffer(Value memref) {

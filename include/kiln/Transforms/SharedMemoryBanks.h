@@ -60,6 +60,20 @@ struct SharedAccess {
   std::vector<llvm::SmallVector<LaneIndices, 32>> points;
 };
 
+/// What a shared-memory access op touches: its memref (the shared side of
+/// a cp.async), indices, elements per lane and direction.
+struct AccessOperands {
+  mlir::Value memref;
+  mlir::Operation::operand_range indices;
+  int64_t elements;
+  bool isWrite;
+};
+
+/// The access operands of memref.load/store, vector.load/store,
+/// nvgpu.device_async_copy (its destination) and nvgpu.ldmatrix; none for
+/// other ops.
+std::optional<AccessOperands> accessOperands(mlir::Operation *op);
+
 /// Every access of `func` to its workgroup attributions, through subviews.
 /// Fails (with an error on `func`) when the block size is unknown.
 mlir::FailureOr<llvm::SmallVector<SharedAccess>>
