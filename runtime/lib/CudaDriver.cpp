@@ -97,6 +97,10 @@ std::unique_ptr<CudaDriver> CudaDriver::load(const std::string &library) {
   resolve(d->cuGraphLaunch, "cuGraphLaunch");
   resolve(d->cuGraphExecDestroy, "cuGraphExecDestroy");
   resolve(d->cuGraphDestroy, "cuGraphDestroy");
+  resolve(d->cuEventCreate, "cuEventCreate");
+  resolve(d->cuEventRecord, "cuEventRecord");
+  resolve(d->cuEventElapsedTime, "cuEventElapsedTime");
+  resolve(d->cuEventDestroy, "cuEventDestroy_v2");
   resolve(d->cuGetErrorName, "cuGetErrorName");
   resolve(d->cuGetErrorString, "cuGetErrorString");
   d->check(d->cuInit(0), "cuInit", d->path);

@@ -32,10 +32,14 @@ int archNumber(const std::string &arch) {
 } // namespace
 
 CudaSession::CudaSession(const LoadedModel &model, int64_t maxContext,
-                         const LoadedModel::Progress &progress, bool cudaGraph)
+                         const LoadedModel::Progress &progress, bool cudaGraph,
+                         bool profileKernels)
     : model_(model), maxContext_(maxContext),
-      vocab_(model.manifest().model.vocabSize), useGraph_(cudaGraph),
-      graphStatus_(cudaGraph ? "on" : "off (--no-cuda-graph)") {
+      vocab_(model.manifest().model.vocabSize),
+      useGraph_(cudaGraph && !profileKernels), profile_(profileKernels),
+      graphStatus_(profileKernels ? "off (--profile-kernels)"
+                   : cudaGraph    ? "on"
+                                  : "off (--no-cuda-graph)") {
   const Manifest &m = model.manifest();
   const std::string &name = model.artifact().name();
   if (m.target.kind != "cuda")
@@ -173,6 +177,9 @@ void CudaSession::releaseAll() {
   if (stream_)
     driver_->cuStreamSynchronize(stream_);
   destroyDecodeGraph();
+  for (cu::Event event : events_)
+    driver_->cuEventDestroy(event);
+  events_.clear();
   for (Entry *e : {&prefill_, &decode_}) {
     for (DeviceBuffer &b : e->slots)
       release(b);
@@ -324,15 +331,27 @@ const float *CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
   std::vector<LaunchPlan::Launch> launches =
       e.plan->evaluate(symbols, bases, bytes);
   bool replayed = &e == &decode_ && useGraph_ && launchDecodeGraph(launches);
+  // --profile-kernels: an event before each launch and after the last.
+  while (profile_ && events_.size() < launches.size() + 1) {
+    cu::Event event = nullptr;
+    d.check(d.cuEventCreate(&event, 0), "cuEventCreate", "kernel timing");
+    events_.push_back(event);
+  }
   for (size_t i = 0; i < launches.size() && !replayed; ++i) {
     LaunchPlan::Launch &l = launches[i];
     std::vector<void *> params = l.paramPointers();
+    if (profile_)
+      d.check(d.cuEventRecord(events_[i], stream_), "cuEventRecord",
+              l.plan->module);
     d.check(d.cuLaunchKernel(e.functions[i], l.grid[0], l.grid[1], l.grid[2],
                              l.plan->block[0], l.plan->block[1],
                              l.plan->block[2], 0, stream_, params.data(),
                              nullptr),
             "cuLaunchKernel", l.plan->module);
   }
+  if (profile_ && !launches.empty())
+    d.check(d.cuEventRecord(events_[launches.size()], stream_),
+            "cuEventRecord", e.plan->entry());
   // The logits of the (one) sequence: the first row of the result view.
   const PlanView &result = e.plan->results().at(0);
   int64_t offset = result.offset.eval(symbols);
@@ -346,6 +365,17 @@ const float *CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
           "cuMemcpyDtoHAsync", "logits");
   d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize",
           e.plan->entry());
+  if (profile_) {
+    auto &times = kernelTimes_[e.plan->entry()];
+    for (size_t i = 0; i < launches.size(); ++i) {
+      float ms = 0;
+      d.check(d.cuEventElapsedTime(&ms, events_[i], events_[i + 1]),
+              "cuEventElapsedTime", launches[i].plan->module);
+      KernelTime &t = times[launches[i].plan->module];
+      t.ms += ms;
+      ++t.launches;
+    }
+  }
   position_ += tokens;
   return logits_.data();
 }
@@ -485,4 +515,40 @@ std::string CudaSession::describe() const {
     text += "; cuda graph " + graphStatus_;
   }
   return text;
+}
+
+std::string CudaSession::profileReport() const {
+  if (!profile_)
+    return {};
+  std::string out = "kernel times (--profile-kernels: cuEvents around each "
+                    "launch, graphs off; launch gaps included)\n";
+  char line[256];
+  for (const auto &[entry, kernels] : kernelTimes_) {
+    double total = 0;
+    for (const auto &[name, t] : kernels)
+      total += t.ms;
+    std::vector<std::pair<std::string, KernelTime>> sorted(kernels.begin(),
+                                                           kernels.end());
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const auto &a, const auto &b) {
+                       return a.second.ms > b.second.ms;
+                     });
+    std::snprintf(line, sizeof(line), "%-12s %-40s %9s %11s %10s %6s\n",
+                  "entry", "kernel", "launches", "total ms", "mean us",
+                  "share");
+    out += line;
+    for (const auto &[name, t] : sorted) {
+      std::snprintf(line, sizeof(line),
+                    "%-12s %-40s %9lld %11.3f %10.2f %5.1f%%\n",
+                    entry.c_str(), name.c_str(),
+                    static_cast<long long>(t.launches), t.ms,
+                    t.launches ? t.ms * 1e3 / t.launches : 0.0,
+                    total > 0 ? 100 * t.ms / total : 0.0);
+      out += line;
+    }
+    std::snprintf(line, sizeof(line), "%-12s %-40s %9s %11.3f\n",
+                  entry.c_str(), "(all kernels)", "", total);
+    out += line;
+  }
+  return out;
 }

@@ -47,6 +47,8 @@ const char *const kUsage =
                          graph (default; falls back to single launches,
                          saying why, where a graph cannot be built)
   --no-cuda-graph        CUDA target: launch the kernels one by one
+  --profile-kernels      CUDA target: time every kernel launch (cuEvents,
+                         graphs off) and print a table per entry and kernel
   --quiet                no progress or report on stderr
   --help                 this message
 )";
@@ -175,6 +177,9 @@ RunOptions kiln::rt::parseRunOptions(int argc, const char *const *argv) {
     } else if (arg == "--cuda-graph" || arg == "--no-cuda-graph") {
       noValue();
       o.cudaGraph = arg == "--cuda-graph";
+    } else if (arg == "--profile-kernels") {
+      noValue();
+      o.profileKernels = true;
     } else if (arg == "--quiet") {
       noValue();
       o.quiet = true;

@@ -42,6 +42,9 @@ TEST(RunOptions, ParsesEveryFlag) {
   EXPECT_EQ(o.statsJson, "s.json");
   EXPECT_TRUE(parseWith({"--greedy"}).sampling.greedy);
   EXPECT_TRUE(parse({"--help"}).help);
+  EXPECT_FALSE(o.profileKernels);
+  EXPECT_TRUE(parseWith({"--profile-kernels"}).profileKernels);
+  EXPECT_THROW(parseWith({"--profile-kernels=1"}), Error);
 }
 
 TEST(RunOptions, Chat) {

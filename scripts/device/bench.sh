@@ -28,3 +28,11 @@ export LD_LIBRARY_PATH="$DEV/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     --artifact "$DEV/artifacts-$ARCH/llama3-8b.kiln" --work /tmp/kiln-8b \
     --shape llama3-8b --context 512 --decode 64 --json "$OUT/bench-8b.json"
 } 2>&1 | tee "$OUT/bench.txt"
+# Per-kernel times of the same model (kiln-run --profile-kernels: cuEvents
+# around every launch, graphs off): the 448-token prefill (its GEMMs: M =
+# 448, TFLOP/s = 2 M N K / time) and 8 decode steps.
+PROMPT="$(python3 -c 'print(",".join(["1"] * 448))')"
+"$DEV/kiln-run" "$DEV/artifacts-$ARCH/llama3-8b.kiln" --weights /tmp/kiln-8b \
+  --prompt-ids "$PROMPT" --max-new-tokens 9 --max-context 512 --greedy \
+  --profile-kernels > /dev/null 2> "$OUT/kernels-8b.txt" || true
+tail -n +1 "$OUT/kernels-8b.txt" | grep -A 200 "kernel times" | head -80

@@ -105,9 +105,13 @@ Tokenizer loadTokenizer(const std::string &modelDir, const char *why) {
 std::unique_ptr<ModelSession> openSession(const LoadedModel &model,
                                           int64_t maxContext,
                                           const LoadedModel::Progress &say,
-                                          bool cudaGraph) {
+                                          const RunOptions &o) {
   if (model.manifest().target.kind == "cuda")
-    return std::make_unique<CudaSession>(model, maxContext, say, cudaGraph);
+    return std::make_unique<CudaSession>(model, maxContext, say, o.cudaGraph,
+                                         o.profileKernels);
+  if (o.profileKernels)
+    throw Error("--profile-kernels is for artifacts compiled with --target "
+                "cuda");
   return std::make_unique<Session>(model, maxContext);
 }
 
@@ -136,7 +140,7 @@ int runChat(const RunOptions &o, LoadedModel &model,
   if (maxContext == 0)
     maxContext = std::min<int64_t>(m.model.maxPositionEmbeddings, 4096);
   std::unique_ptr<ModelSession> session =
-      openSession(model, maxContext, progress, o.cudaGraph);
+      openSession(model, maxContext, progress, o);
   Sampler sampler(o.sampling, m.model.vocabSize);
   bool interactive = isatty(STDIN_FILENO);
   if (!o.quiet)
@@ -287,7 +291,7 @@ int run(int argc, char **argv) {
                 " (--max-context, max_position_embeddings " +
                 std::to_string(m.model.maxPositionEmbeddings) + ")");
   std::unique_ptr<ModelSession> session =
-      openSession(model, maxContext, progress, o.cudaGraph);
+      openSession(model, maxContext, progress, o);
   Clock::time_point tLoaded = Clock::now();
   if (!o.quiet)
     std::fprintf(stderr,
@@ -371,6 +375,8 @@ int run(int argc, char **argv) {
     std::fprintf(stderr, "kiln-run: %s; peak resident %.1f MiB\n",
                  session->describe().c_str(), peakMiB);
   }
+  if (std::string report = session->profileReport(); !report.empty())
+    std::fputs(report.c_str(), stderr);
   if (!o.statsJson.empty()) {
     std::ofstream js(o.statsJson);
     if (!js)

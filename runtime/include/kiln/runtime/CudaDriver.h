@@ -31,6 +31,7 @@ using Stream = struct CUstream_st *;
 using Graph = struct CUgraph_st *;
 using GraphExec = struct CUgraphExec_st *;
 using GraphNode = struct CUgraphNode_st *;
+using Event = struct CUevent_st *;
 constexpr Result kSuccess = 0;
 /// CUDA_KERNEL_NODE_PARAMS (v2), for graph kernel nodes.
 struct KernelNodeParams {
@@ -109,6 +110,11 @@ public:
   cu::Result (*cuGraphLaunch)(cu::GraphExec, cu::Stream) = nullptr;
   cu::Result (*cuGraphExecDestroy)(cu::GraphExec) = nullptr;
   cu::Result (*cuGraphDestroy)(cu::Graph) = nullptr;
+  // Events (kiln-run --profile-kernels).
+  cu::Result (*cuEventCreate)(cu::Event *, unsigned) = nullptr;
+  cu::Result (*cuEventRecord)(cu::Event, cu::Stream) = nullptr;
+  cu::Result (*cuEventElapsedTime)(float *, cu::Event, cu::Event) = nullptr;
+  cu::Result (*cuEventDestroy)(cu::Event) = nullptr;
   cu::Result (*cuGetErrorName)(cu::Result, const char **) = nullptr;
   cu::Result (*cuGetErrorString)(cu::Result, const char **) = nullptr;
 

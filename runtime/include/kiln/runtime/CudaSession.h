@@ -46,7 +46,7 @@ public:
   /// artifact's architecture, or any driver call fails (naming it).
   CudaSession(const LoadedModel &model, int64_t maxContext,
               const LoadedModel::Progress &progress = nullptr,
-              bool cudaGraph = true);
+              bool cudaGraph = true, bool profileKernels = false);
   ~CudaSession() override;
 
   const float *prefill(const std::vector<int32_t> &ids) override;
@@ -59,6 +59,9 @@ public:
   size_t workspaceBytes() const override;
   uint64_t decodeAllocations() const override { return decodeAllocations_; }
   std::string describe() const override;
+  /// With profileKernels: per entry, per kernel module, the launches and
+  /// the time between cuEvents recorded around each launch (graphs off).
+  std::string profileReport() const override;
 
 private:
   struct DeviceBuffer {
@@ -109,6 +112,14 @@ private:
     std::vector<std::vector<uint64_t>> params;
   } graph_;
   bool useGraph_;
+  bool profile_ = false;
+  struct KernelTime {
+    double ms = 0;
+    int64_t launches = 0;
+  };
+  /// entry -> kernel module -> accumulated time.
+  std::map<std::string, std::map<std::string, KernelTime>> kernelTimes_;
+  std::vector<cu::Event> events_;
   std::string graphStatus_;
   uint64_t graphReplays_ = 0, graphNodeUpdates_ = 0;
 };

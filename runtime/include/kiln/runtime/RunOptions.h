@@ -37,6 +37,8 @@ struct RunOptions {
   /// CUDA target: replay the decode step as a CUDA graph (--no-cuda-graph
   /// launches its kernels one by one).
   bool cudaGraph = true;
+  /// CUDA target: time each kernel launch and report per kernel.
+  bool profileKernels = false;
   SamplingOptions sampling;
 };
 

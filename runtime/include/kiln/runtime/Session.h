@@ -94,6 +94,9 @@ public:
   /// steps made after the sizing (0 when the decode loop allocates nothing).
   virtual size_t workspaceBytes() const = 0;
   virtual uint64_t decodeAllocations() const = 0;
+  /// Per-kernel times when the session was asked to measure them (the CUDA
+  /// backend's --profile-kernels), else empty.
+  virtual std::string profileReport() const { return {}; }
   /// One line for kiln-run's report: where the session runs and its memory.
   virtual std::string describe() const = 0;
 };
