@@ -248,7 +248,7 @@ struct GpuPipelinePass final : kiln::impl::GpuPipelineBase<GpuPipelinePass> {
 
     // Commit the iteration's copies; wait for the oldest group and make it
     // visible to every thread before the compute.
-    Operation *commit = nullptr, *wait = nullptr;
+    Operation *commit = nullptr;
     Location loc = loop.getLoc();
     if (async) {
       rewriter.setInsertionPointAfter(k.copyForalls.back());
@@ -260,7 +260,7 @@ struct GpuPipelinePass final : kiln::impl::GpuPipelineBase<GpuPipelinePass> {
           break;
         }
       rewriter.setInsertionPoint(compute);
-      wait = NVVM::CpAsyncWaitGroupOp::create(rewriter, loc,
+      NVVM::CpAsyncWaitGroupOp::create(rewriter, loc,
                                              static_cast<uint32_t>(depth - 1));
       gpu::BarrierOp::create(rewriter, loc);
     }
@@ -306,15 +306,13 @@ struct GpuPipelinePass final : kiln::impl::GpuPipelineBase<GpuPipelinePass> {
           waitOp.setN(0);
     };
     options.peelEpilogue = true;
-    bool modified = false;
     rewriter.setInsertionPoint(loop); // the prologue goes before the loop
     FailureOr<scf::ForOp> pipelined =
-        scf::pipelineForLoop(rewriter, loop, options, &modified);
+        scf::pipelineForLoop(rewriter, loop, options);
     if (failed(pipelined))
       return loop.emitOpError("kiln-gpu-pipeline: scf::pipelineForLoop "
                               "failed with ")
              << depth << " stages";
-    (void)wait;
     return success();
   }
 };
