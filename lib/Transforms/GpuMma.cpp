@@ -398,7 +398,7 @@ struct GpuMmaPass final : kiln::impl::GpuMmaBase<GpuMmaPass> {
         Operation *top = topLevel(g.region, body);
         return top ? top : g.region;
       };
-      llvm::stable_sort(group, [&](const BlockGemm &x, const BlockGemm &y) {
+      llvm::sort(group, [&](const BlockGemm &x, const BlockGemm &y) {
         Operation *px = position(x), *py = position(y);
         if (px == py || px->getBlock() != py->getBlock())
           return false;

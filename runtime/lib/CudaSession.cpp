@@ -529,10 +529,10 @@ std::string CudaSession::profileReport() const {
       total += t.ms;
     std::vector<std::pair<std::string, KernelTime>> sorted(kernels.begin(),
                                                            kernels.end());
-    std::stable_sort(sorted.begin(), sorted.end(),
-                     [](const auto &a, const auto &b) {
-                       return a.second.ms > b.second.ms;
-                     });
+    std::sort(sorted.begin(), sorted.end(), [](const auto &a, const auto &b) {
+      return a.second.ms != b.second.ms ? a.second.ms > b.second.ms
+                                        : a.first < b.first;
+    });
     std::snprintf(line, sizeof(line), "%-12s %-40s %9s %11s %10s %6s\n",
                   "entry", "kernel", "launches", "total ms", "mean us",
                   "share");
