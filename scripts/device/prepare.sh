@@ -56,6 +56,20 @@ done
 # weights are written on the GPU machine.
 "$BUILD/bin/kiln-compile" --builtin llama3-8b --target cuda --arch "$ARCH" \
   -o "$DEV/artifacts-$ARCH/llama3-8b.kiln" --quiet >/dev/null
+# The prefill GEMM sweep (scripts/device/gemm_bench.sh): software-pipeline
+# stages 1, 3, 4 and 2 without the swizzle, next to the default above (2
+# stages, swizzled); one launch plan serves them all (same kernels).
+mkdir -p "$DEV/artifacts-$ARCH/gemm"
+cp "$DEV/artifacts-$ARCH/llama3-8b.kiln" "$DEV/artifacts-$ARCH/gemm/stages2.kiln"
+for variant in "stages1 --gpu-pipeline-stages 1" "stages3 --gpu-pipeline-stages 3" \
+               "stages4 --gpu-pipeline-stages 4" "stages2-noswizzle --gpu-swizzle=false"; do
+  set -- $variant
+  name="$1"; shift
+  "$BUILD/bin/kiln-compile" --builtin llama3-8b --target cuda --arch "$ARCH" "$@" \
+    -o "$DEV/artifacts-$ARCH/gemm/$name.kiln" --quiet >/dev/null
+done
+"$BUILD/bin/kiln-compile" --builtin llama3-8b --target cuda --arch "$ARCH" \
+  --emit plan -o "$DEV/artifacts-$ARCH/gemm/llama3-8b.plan" --quiet >/dev/null
 rm -rf "$DEV/models"
 echo "$ARCH" > "$DEV/ARCH"
 git -C "$ROOT" rev-parse --short HEAD > "$DEV/COMMIT" 2>/dev/null || true
