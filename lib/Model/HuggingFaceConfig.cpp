@@ -305,6 +305,12 @@ llvm::Expected<ModelConfig> kiln::parseHuggingFaceConfig(
       c.slidingWindow = *w;
     }
   }
+  if (arch->modelType == "llama")
+    if (const llvm::json::Value *window = obj->get("sliding_window");
+        window && window->kind() != llvm::json::Value::Null)
+      warn(llvm::formatv("{0}: ignoring 'sliding_window': {1} attends to "
+                         "every earlier position (as in transformers)",
+                         source, arch->name));
   if (const llvm::json::Value *scaling = obj->get("rope_scaling");
       scaling && scaling->kind() != llvm::json::Value::Null) {
     if (llvm::Error e = parseRopeScaling(*scaling, source, c))
