@@ -58,7 +58,8 @@ std::optional<CopyBody> matchBody(linalg::GenericOp copy) {
 
 LogicalResult convert(RewriterBase &rewriter, linalg::GenericOp copy) {
   if (!copy.hasPureBufferSemantics() || copy.getNumDpsInits() != 1 ||
-      copy.getNumDpsInputs() != 0 || copy.getNumLoops() != 3)
+      copy.getNumDpsInputs() != 0 || copy.getNumLoops() != 3 ||
+      !copy.getIndexingMapsArray().front().isIdentity())
     return failure();
   Value dst = copy.getDpsInits()[0];
   auto dstType = cast<MemRefType>(dst.getType());

@@ -7,7 +7,9 @@
 // kernel for sm_80 got 80 registers and 52 bytes of spills, and 119
 // registers without spills once told that one block per SM is enough
 // (`.minnctapersm`, from `nvvm.minctasm`). This pass sets that bound on
-// every kernel.
+// every kernel, and aligns every shared-memory buffer to 16 bytes
+// (`llvm.align` on the workgroup attributions): 16-byte cp.async copies and
+// ldmatrix rows need it, and the element type alone gives bf16 tiles 2.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Transforms/Passes.h"
@@ -36,9 +38,16 @@ struct GpuKernelAttributesPass final
     }
     Builder b(&getContext());
     getOperation()->walk([&](gpu::GPUFuncOp func) {
-      if (func.isKernel())
-        func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
-                      b.getI32IntegerAttr(minBlocksPerSM));
+      if (!func.isKernel())
+        return;
+      func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                    b.getI32IntegerAttr(minBlocksPerSM));
+      // Shared tiles start 16-byte aligned: cp.async of 16 bytes and
+      // ldmatrix rows need it (the element type alone gives 2 for bf16).
+      for (unsigned i = 0, e = func.getNumWorkgroupAttributions(); i < e;
+           ++i)
+        func.setWorkgroupAttributionAttr(i, "llvm.align",
+                                         b.getI64IntegerAttr(16));
     });
   }
 };

@@ -105,11 +105,13 @@ std::optional<BlockGemm> matchBlockGemm(linalg::LinalgOp op) {
   if (auto guard = dyn_cast<scf::IfOp>(op->getParentOp()))
     if (guard.getElseRegion().empty())
       region = guard;
-  // The region must hold only this contraction and the views it uses.
+  // The region must hold only this contraction and the views and index
+  // arithmetic it uses (it is replaced whole).
   if (region != op.getOperation()) {
     for (Operation &nested : cast<scf::IfOp>(region).getThenRegion().front())
-      if (!isa<linalg::LinalgOp, memref::SubViewOp, affine::AffineApplyOp,
-               arith::ConstantOp, scf::YieldOp>(nested) &&
+      if (&nested != op.getOperation() &&
+          !isa<memref::SubViewOp, affine::AffineApplyOp, scf::YieldOp>(
+              nested) &&
           !isa<arith::ArithDialect>(nested.getDialect()))
         return std::nullopt;
   }
@@ -185,7 +187,8 @@ WarpLayout warpLayout(RewriterBase &rewriter, Location loc,
 }
 
 /// An ldmatrix of `numTiles` 8x8 matrices at `indices` of `tile`, as the
-/// i32 registers mma.sync takes (two 16-bit elements each).
+/// registers mma.sync takes: two 16-bit elements each, as `i32` for bf16
+/// and as `vector<2xf16>` for f16 (what nvvm.mma.sync accepts for each).
 SmallVector<Value> loadFragment(RewriterBase &rewriter, Location loc,
                                 Value tile, ValueRange indices,
                                 int64_t numTiles) {
@@ -193,10 +196,16 @@ SmallVector<Value> loadFragment(RewriterBase &rewriter, Location loc,
   Value frag = nvgpu::LdMatrixOp::create(
       rewriter, loc, VectorType::get({numTiles, 2}, element), tile, indices,
       /*transpose=*/false, numTiles);
+  SmallVector<Value> regs;
+  if (element.isF16()) {
+    for (int64_t r = 0; r < numTiles; ++r)
+      regs.push_back(
+          vector::ExtractOp::create(rewriter, loc, frag, ArrayRef<int64_t>{r}));
+    return regs;
+  }
   Value packed = vector::BitCastOp::create(
       rewriter, loc, VectorType::get({numTiles, 1}, rewriter.getI32Type()),
       frag);
-  SmallVector<Value> regs;
   for (int64_t r = 0; r < numTiles; ++r)
     regs.push_back(vector::ExtractOp::create(rewriter, loc, packed,
                                              ArrayRef<int64_t>{r, 0}));
@@ -325,9 +334,30 @@ LogicalResult emitBlockGemm(RewriterBase &rewriter,
   SmallVector<Operation *> tops;
   for (const BlockGemm &step : steps) {
     Operation *top = topLevel(step.region, body);
-    if (!top)
-      return failure();
+    if (!top || llvm::is_contained(tops, top))
+      return failure(); // deeper, or two steps in one loop: not handled
     tops.push_back(top);
+  }
+  // Between the first step and the last, nothing else may touch the
+  // accumulator: it lives in registers there.
+  SmallVector<Value> views = {steps.front().c};
+  while (!views.empty()) {
+    Value v = views.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (llvm::any_of(steps, [&](const BlockGemm &step) {
+            return step.region->isAncestor(user);
+          }))
+        continue;
+      if (isa<ViewLikeOpInterface>(user)) { // no access of its own
+        llvm::append_range(views, user->getResults());
+        continue;
+      }
+      Operation *at = body->findAncestorOpInBlock(*user);
+      if (!at || llvm::is_contained(tops, at) ||
+          (tops.front()->isBeforeInBlock(at) &&
+           at->isBeforeInBlock(tops.back())))
+        return failure();
+    }
   }
   Location loc = steps.front().op->getLoc();
   rewriter.setInsertionPoint(tops.front());
@@ -404,12 +434,10 @@ struct GpuMmaPass final : kiln::impl::GpuMmaBase<GpuMmaPass> {
           return false;
         return px->isBeforeInBlock(py);
       });
-      if (failed(emitBlockGemm(rewriter, group))) {
-        group.front().op->emitOpError(
-            "kiln-gpu-mma: the K steps of this block GEMM are not in its "
-            "launch body or a loop there");
-        return signalPassFailure();
-      }
+      // Where the steps are placed otherwise (deeper loops, two in one
+      // loop, other uses of the accumulator in between), nothing has been
+      // changed yet and they keep their scalar FMAs.
+      (void)emitBlockGemm(rewriter, group);
     }
   }
 };

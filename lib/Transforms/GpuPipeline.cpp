@@ -224,6 +224,8 @@ struct GpuPipelinePass final : kiln::impl::GpuPipelineBase<GpuPipelinePass> {
     std::optional<int64_t> trips;
     if (lb && ub && step && *step > 0)
       trips = *ub > *lb ? llvm::divideCeil(*ub - *lb, *step) : 0;
+    if (trips && *trips == 0)
+      return success(); // no step: nothing to pipeline or wait for
     int64_t depth = stages;
     if (trips)
       depth = std::min<int64_t>(depth, *trips);

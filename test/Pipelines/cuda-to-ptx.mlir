@@ -16,7 +16,7 @@
 // SM90-SAME:    #nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
 // SM90-SAME:    .target sm_90
 // SM90-SAME:    .visible .entry rms_norm_kernel(
-// SM90-SAME:    .shared .align 4 .f32
+// SM90-SAME:    .shared .align 16 .f32
 // SM90-SAME:    bar.sync
 // SM90-SAME:    rsqrt.approx.f32
 // SM90:       gpu.binary @decode_matmul_kernel

@@ -122,3 +122,33 @@ func.func @k_loop(%a: memref<2x1x32x32xbf16, #gpu.address_space<workgroup>>, %b:
   }
   return
 }
+
+// Left alone (scalar FMAs): the guard also fills the accumulator, which
+// the warp code would drop.
+// CHECK-LABEL: func.func @other_ops_in_guard
+// CHECK-NOT:     nvvm.mma.sync
+// CHECK:         linalg.fill
+// CHECK:         linalg.contract
+func.func @other_ops_in_guard(%a: memref<1x32x32xbf16, #gpu.address_space<workgroup>>, %b: memref<64x32xbf16, #gpu.address_space<workgroup>>, %acc: memref<1x32x64xf32, #gpu.address_space<workgroup>>) {
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c32 = arith.constant 32 : index
+  %zero = arith.constant 0.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c32, %sy = %c4, %sz = %c1) {
+    %x = gpu.thread_id x
+    %y = gpu.thread_id y
+    %in = arith.cmpi ult, %y, %c4 : index
+    scf.if %in {
+      %r = affine.apply affine_map<()[s0] -> (s0 * 8)>()[%y]
+      %f = affine.apply affine_map<()[s0] -> (s0 * 2)>()[%x]
+      %sa = memref.subview %a[0, %r, 0] [1, 8, 32] [1, 1, 1] : memref<1x32x32xbf16, #gpu.address_space<workgroup>> to memref<1x8x32xbf16, strided<[1024, 32, 1], offset: ?>, #gpu.address_space<workgroup>>
+      %sb = memref.subview %b[%f, 0] [2, 32] [1, 1] : memref<64x32xbf16, #gpu.address_space<workgroup>> to memref<2x32xbf16, strided<[32, 1], offset: ?>, #gpu.address_space<workgroup>>
+      %sc = memref.subview %acc[0, %r, %f] [1, 8, 2] [1, 1, 1] : memref<1x32x64xf32, #gpu.address_space<workgroup>> to memref<1x8x2xf32, strided<[2048, 64, 1], offset: ?>, #gpu.address_space<workgroup>>
+      linalg.fill ins(%zero : f32) outs(%sc : memref<1x8x2xf32, strided<[2048, 64, 1], offset: ?>, #gpu.address_space<workgroup>>)
+      linalg.contract indexing_maps = [#a, #b, #c] ins(%sa, %sb : memref<1x8x32xbf16, strided<[1024, 32, 1], offset: ?>, #gpu.address_space<workgroup>>, memref<2x32xbf16, strided<[32, 1], offset: ?>, #gpu.address_space<workgroup>>) outs(%sc : memref<1x8x2xf32, strided<[2048, 64, 1], offset: ?>, #gpu.address_space<workgroup>>)
+    }
+    gpu.barrier
+    gpu.terminator
+  }
+  return
+}
