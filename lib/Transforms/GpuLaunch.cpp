@@ -80,24 +80,9 @@ void moveToMemorySpace(Value value, Attribute space) {
       continue;
     v.setType(MemRefType::get(type.getShape(), type.getElementType(),
                               type.getLayout(), space));
-    for (OpOperand &use : v.getUses()) {
-      Operation *user = use.getOwner();
+    for (Operation *user : v.getUsers())
       if (isa<ViewLikeOpInterface>(user))
         llvm::append_range(worklist, user->getResults());
-      // A view carried by a loop (a multi-buffered tile's stage,
-      // kiln-gpu-pipeline): the iteration argument and the loop's result.
-      if (auto loop = dyn_cast<scf::ForOp>(user))
-        if (use.getOperandNumber() >= loop.getNumControlOperands()) {
-          unsigned i = use.getOperandNumber() - loop.getNumControlOperands();
-          worklist.push_back(loop.getRegionIterArgs()[i]);
-          worklist.push_back(loop.getResult(i));
-        }
-      if (auto yield = dyn_cast<scf::YieldOp>(user))
-        if (auto loop = dyn_cast<scf::ForOp>(yield->getParentOp())) {
-          worklist.push_back(loop.getRegionIterArgs()[use.getOperandNumber()]);
-          worklist.push_back(loop.getResult(use.getOperandNumber()));
-        }
-    }
   }
 }
 
