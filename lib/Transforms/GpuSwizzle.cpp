@@ -98,10 +98,7 @@ bool isTileAccess(Operation *op, Value buffer) {
   return llvm::count(op->getOperands(), buffer) == 1;
 }
 
-bool isView(Operation *op) {
-  return isa<memref::SubViewOp, memref::ExpandShapeOp,
-             memref::CollapseShapeOp, memref::CastOp>(op);
-}
+bool isView(Operation *op) { return bool(viewSource(op)); }
 
 /// The accesses of `buffer`, directly or through views (subviews, expand
 /// and collapse shapes, casts); fails if anything else uses it or a view.
@@ -196,16 +193,16 @@ void swizzleAccess(RewriterBase &rewriter, Operation *op, Value buffer,
   Location loc = op->getLoc();
   int64_t rank = shape.size();
   std::optional<AccessOperands> operands = accessOperands(op);
-  SmallVector<Value> indices = rootIndices(
-      rewriter, loc, operands->memref, llvm::to_vector(operands->indices));
+  SmallVector<Value> indices = rootIndices(rewriter, loc, operands->memref,
+                                           llvm::to_vector(operands->indices));
   auto constant = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(rewriter, loc, v);
   };
   Value offset = indices[0];
   for (int64_t d = 1; d < rank; ++d)
     offset = rewriter.createOrFold<arith::AddIOp>(
-        loc, rewriter.createOrFold<arith::MulIOp>(loc, offset,
-                                                   constant(shape[d])),
+        loc,
+        rewriter.createOrFold<arith::MulIOp>(loc, offset, constant(shape[d])),
         indices[d]);
   int64_t line = swizzle.getLine(), access = swizzle.getAccess();
   Value lineIndex =
@@ -239,21 +236,20 @@ void swizzleAccess(RewriterBase &rewriter, Operation *op, Value buffer,
         copy.getBypassL1Attr());
   else if (auto ldmatrix = dyn_cast<nvgpu::LdMatrixOp>(op))
     flat = nvgpu::LdMatrixOp::create(
-        rewriter, loc, ldmatrix.getRes().getType(), buffer,
-        ValueRange{index}, ldmatrix.getTranspose(), ldmatrix.getNumTiles());
+        rewriter, loc, ldmatrix.getRes().getType(), buffer, ValueRange{index},
+        ldmatrix.getTranspose(), ldmatrix.getNumTiles());
   else if (auto load = dyn_cast<memref::LoadOp>(op))
-    flat = memref::LoadOp::create(rewriter, loc, buffer,
-                                  ValueRange{index});
+    flat = memref::LoadOp::create(rewriter, loc, buffer, ValueRange{index});
   else if (auto store = dyn_cast<memref::StoreOp>(op))
-    flat = memref::StoreOp::create(rewriter, loc, store.getValue(),
-                                   buffer, ValueRange{index});
+    flat = memref::StoreOp::create(rewriter, loc, store.getValue(), buffer,
+                                   ValueRange{index});
   else if (auto load = dyn_cast<vector::LoadOp>(op))
-    flat = vector::LoadOp::create(rewriter, loc, load.getVectorType(),
-                                  buffer, ValueRange{index});
+    flat = vector::LoadOp::create(rewriter, loc, load.getVectorType(), buffer,
+                                  ValueRange{index});
   else
-    flat = vector::StoreOp::create(
-        rewriter, loc, cast<vector::StoreOp>(op).getValueToStore(),
-        buffer, ValueRange{index});
+    flat = vector::StoreOp::create(rewriter, loc,
+                                   cast<vector::StoreOp>(op).getValueToStore(),
+                                   buffer, ValueRange{index});
   rewriter.replaceOp(op, flat->getResults());
 }
 
@@ -272,15 +268,16 @@ struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
   }
 
   LogicalResult runOnKernel(gpu::GPUFuncOp func) {
-    // Accesses straight on the attributions, so that their indices can be
-    // rewritten.
+    // Subviews folded into the accesses where upstream can (then a tile
+    // accessed only directly may also be padded); the views it cannot fold
+    // (expand/collapse shapes under ldmatrix and cp.async) are composed by
+    // rootIndices when a swizzle is applied.
     RewritePatternSet patterns(&getContext());
     memref::populateFoldMemRefAliasOpPatterns(patterns);
     if (failed(applyPatternsGreedily(func, std::move(patterns))))
       return func.emitError("kiln-gpu-swizzle: folding the subviews of @")
              << func.getName() << " did not converge";
-    FailureOr<SmallVector<SharedAccess>> accesses =
-        collectSharedAccesses(func);
+    FailureOr<SmallVector<SharedAccess>> accesses = collectSharedAccesses(func);
     if (failed(accesses))
       return failure();
     for (auto [index, buffer] :
@@ -299,9 +296,9 @@ struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
                            BlockArgument buffer,
                            ArrayRef<const SharedAccess *> accesses) {
     auto type = cast<MemRefType>(buffer.getType());
-    auto pinned = dyn_cast_or_null<llm::SwizzleAttr>(
-        func.getWorkgroupAttributionAttr(index,
-                                         llm::SwizzleAttr::getAttrName()));
+    auto pinned =
+        dyn_cast_or_null<llm::SwizzleAttr>(func.getWorkgroupAttributionAttr(
+            index, llm::SwizzleAttr::getAttrName()));
     SmallVector<Operation *> tileOps;
     bool direct = succeeded(collectTileAccesses(buffer, tileOps));
     if (!type.hasStaticShape() || !type.getLayout().isIdentity() || !direct) {
@@ -375,8 +372,7 @@ struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
                                      type.getMemorySpace()));
       func.setWorkgroupAttributionAttr(
           index, kPaddingAttrName,
-          IntegerAttr::get(IntegerType::get(&getContext(), 64),
-                           best.padding));
+          IntegerAttr::get(IntegerType::get(&getContext(), 64), best.padding));
     }
     return success();
   }
@@ -403,10 +399,9 @@ struct GpuSwizzlePass final : kiln::impl::GpuSwizzleBase<GpuSwizzlePass> {
     for (Operation *view : llvm::reverse(views))
       if (view->use_empty())
         rewriter.eraseOp(view);
-    buffer.setType(MemRefType::get({type.getNumElements()},
-                                   type.getElementType(),
-                                   MemRefLayoutAttrInterface(),
-                                   type.getMemorySpace()));
+    buffer.setType(
+        MemRefType::get({type.getNumElements()}, type.getElementType(),
+                        MemRefLayoutAttrInterface(), type.getMemorySpace()));
   }
 };
 } // namespace

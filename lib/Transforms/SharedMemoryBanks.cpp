@@ -37,8 +37,7 @@ std::optional<int64_t> evalAffine(AffineExpr expr, ArrayRef<int64_t> dims,
   case AffineExprKind::Mod:
     return *rhs > 0 ? Int(llvm::mod(*lhs, *rhs)) : std::nullopt;
   case AffineExprKind::FloorDiv:
-    return *rhs != 0 ? Int(llvm::divideFloorSigned(*lhs, *rhs))
-                     : std::nullopt;
+    return *rhs != 0 ? Int(llvm::divideFloorSigned(*lhs, *rhs)) : std::nullopt;
   case AffineExprKind::CeilDiv:
     return *rhs != 0 ? Int(llvm::divideCeilSigned(*lhs, *rhs)) : std::nullopt;
   default:
@@ -142,8 +141,8 @@ private:
           return blockSize[static_cast<int>(t.getDimension())];
         })
         .Case([&](gpu::LaneIdOp) -> Int {
-          return (threadId[0] + blockSize[0] * (threadId[1] +
-                                                blockSize[1] * threadId[2])) %
+          return (threadId[0] +
+                  blockSize[0] * (threadId[1] + blockSize[1] * threadId[2])) %
                  32;
         })
         .Case([&](gpu::BlockIdOp) -> Int { return 0; })
@@ -217,30 +216,9 @@ private:
         })
         .Case([&](arith::CmpIOp cmp) {
           return binary([&](int64_t a, int64_t b) -> Int {
-            uint64_t ua = a, ub = b;
-            switch (cmp.getPredicate()) {
-            case arith::CmpIPredicate::eq:
-              return a == b;
-            case arith::CmpIPredicate::ne:
-              return a != b;
-            case arith::CmpIPredicate::slt:
-              return a < b;
-            case arith::CmpIPredicate::sle:
-              return a <= b;
-            case arith::CmpIPredicate::sgt:
-              return a > b;
-            case arith::CmpIPredicate::sge:
-              return a >= b;
-            case arith::CmpIPredicate::ult:
-              return ua < ub;
-            case arith::CmpIPredicate::ule:
-              return ua <= ub;
-            case arith::CmpIPredicate::ugt:
-              return ua > ub;
-            case arith::CmpIPredicate::uge:
-              return ua >= ub;
-            }
-            return std::nullopt;
+            return arith::applyCmpPredicate(cmp.getPredicate(),
+                                            APInt(64, a, /*isSigned=*/true),
+                                            APInt(64, b, /*isSigned=*/true));
           });
         })
         .Case([&](arith::SelectOp s) -> Int {
@@ -252,35 +230,36 @@ private:
         .Case<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtSIOp,
               arith::ExtUIOp, arith::TruncIOp>(
             [&](Operation *cast) { return eval(cast->getOperand(0)); })
-        .Case<affine::AffineApplyOp, affine::AffineMinOp,
-              affine::AffineMaxOp>([&](Operation *affineOp) -> Int {
-          AffineMap map;
-          if (auto apply = dyn_cast<affine::AffineApplyOp>(affineOp))
-            map = apply.getAffineMap();
-          else if (auto min = dyn_cast<affine::AffineMinOp>(affineOp))
-            map = min.getAffineMap();
-          else
-            map = cast<affine::AffineMaxOp>(affineOp).getAffineMap();
-          SmallVector<int64_t> operands;
-          for (Value operand : affineOp->getOperands()) {
-            Int value = eval(operand);
-            if (!value)
-              return std::nullopt;
-            operands.push_back(*value);
-          }
-          ArrayRef<int64_t> all(operands);
-          Int result;
-          for (AffineExpr expr : map.getResults()) {
-            Int r = evalAffine(expr, all.take_front(map.getNumDims()),
-                               all.drop_front(map.getNumDims()));
-            if (!r)
-              return std::nullopt;
-            if (!result || (isa<affine::AffineMinOp>(affineOp) && *r < *result) ||
-                (isa<affine::AffineMaxOp>(affineOp) && *r > *result))
-              result = r;
-          }
-          return result;
-        })
+        .Case<affine::AffineApplyOp, affine::AffineMinOp, affine::AffineMaxOp>(
+            [&](Operation *affineOp) -> Int {
+              AffineMap map;
+              if (auto apply = dyn_cast<affine::AffineApplyOp>(affineOp))
+                map = apply.getAffineMap();
+              else if (auto min = dyn_cast<affine::AffineMinOp>(affineOp))
+                map = min.getAffineMap();
+              else
+                map = cast<affine::AffineMaxOp>(affineOp).getAffineMap();
+              SmallVector<int64_t> operands;
+              for (Value operand : affineOp->getOperands()) {
+                Int value = eval(operand);
+                if (!value)
+                  return std::nullopt;
+                operands.push_back(*value);
+              }
+              ArrayRef<int64_t> all(operands);
+              Int result;
+              for (AffineExpr expr : map.getResults()) {
+                Int r = evalAffine(expr, all.take_front(map.getNumDims()),
+                                   all.drop_front(map.getNumDims()));
+                if (!r)
+                  return std::nullopt;
+                if (!result ||
+                    (isa<affine::AffineMinOp>(affineOp) && *r < *result) ||
+                    (isa<affine::AffineMaxOp>(affineOp) && *r > *result))
+                  result = r;
+              }
+              return result;
+            })
         .Case([&](affine::AffineLinearizeIndexOp lin) -> Int {
           // index 0, then times each effective basis element plus the next.
           SmallVector<OpFoldResult> basis = lin.getEffectiveBasis();
@@ -339,6 +318,18 @@ private:
 
 } // namespace
 
+Value kiln::viewSource(Operation *op) {
+  if (auto subview = dyn_cast<memref::SubViewOp>(op))
+    return subview.getSource();
+  if (auto cast = dyn_cast<memref::CastOp>(op))
+    return cast.getSource();
+  if (auto expand = dyn_cast<memref::ExpandShapeOp>(op))
+    return expand.getSrc();
+  if (auto collapse = dyn_cast<memref::CollapseShapeOp>(op))
+    return collapse.getSrc();
+  return {};
+}
+
 std::optional<AccessOperands> kiln::accessOperands(Operation *op) {
   if (auto load = dyn_cast<memref::LoadOp>(op))
     return AccessOperands{load.getMemRef(), load.getIndices(), 1, false};
@@ -364,27 +355,20 @@ std::optional<AccessOperands> kiln::accessOperands(Operation *op) {
 
 namespace {
 
-/// The view chain from `memref` to the value it views (subviews and casts).
+/// The value `memref` views through subviews, casts and reshapes.
 Value viewedBuffer(Value memref) {
   while (Operation *def = memref.getDefiningOp()) {
-    if (auto subview = dyn_cast<memref::SubViewOp>(def))
-      memref = subview.getSource();
-    else if (auto cast = dyn_cast<memref::CastOp>(def))
-      memref = cast.getSource();
-    else if (auto expand = dyn_cast<memref::ExpandShapeOp>(def))
-      memref = expand.getSrc();
-    else if (auto collapse = dyn_cast<memref::CollapseShapeOp>(def))
-      memref = collapse.getSrc();
-    else
+    Value source = viewSource(def);
+    if (!source)
       break;
+    memref = source;
   }
   return memref;
 }
 
 /// `indices` on `memref` as indices on the buffer it views.
-std::optional<SmallVector<int64_t, 4>> baseIndices(Value memref,
-                                                   ArrayRef<int64_t> indices,
-                                                   LaneEvaluator &eval) {
+std::optional<SmallVector<int64_t, 4>>
+baseIndices(Value memref, ArrayRef<int64_t> indices, LaneEvaluator &eval) {
   SmallVector<int64_t, 4> current(indices);
   while (Operation *def = memref.getDefiningOp()) {
     if (auto cast = dyn_cast<memref::CastOp>(def)) {
@@ -401,7 +385,8 @@ std::optional<SmallVector<int64_t, 4>> baseIndices(Value memref,
         for (int64_t d : group) {
           if (d > group.front() && ShapedType::isDynamic(shape[d]))
             return std::nullopt;
-          index = d == group.front() ? current[d] : index * shape[d] + current[d];
+          index =
+              d == group.front() ? current[d] : index * shape[d] + current[d];
         }
         source.push_back(index);
       }
@@ -563,8 +548,7 @@ kiln::collectSharedAccesses(gpu::GPUFuncOp func) {
   return accesses;
 }
 
-Wavefronts kiln::countWavefronts(const SharedAccess &access,
-                                 LayoutFn layout) {
+Wavefronts kiln::countWavefronts(const SharedAccess &access, LayoutFn layout) {
   Wavefronts worst;
   if (!access.unknown.empty())
     return worst;

@@ -74,7 +74,11 @@ struct AccessOperands {
 /// other ops.
 std::optional<AccessOperands> accessOperands(mlir::Operation *op);
 
-/// Every access of `func` to its workgroup attributions, through subviews.
+/// The memref a view op (subview, cast, expand or collapse shape: the views
+/// the analysis and the swizzle see through) views; null for other ops.
+mlir::Value viewSource(mlir::Operation *op);
+
+/// Every access of `func` to its workgroup attributions, through views.
 /// Fails (with an error on `func`) when the block size is unknown.
 mlir::FailureOr<llvm::SmallVector<SharedAccess>>
 collectSharedAccesses(mlir::gpu::GPUFuncOp func);
