@@ -98,13 +98,13 @@ void kiln::buildGpuTilingOnCpuBufferizePipeline(OpPassManager &pm,
                                                 int64_t pipelineStages) {
   // As the GPU's bufferization (kiln-cuda-to-ptx), with the K loops
   // multi-buffered and pipelined the same way, but synchronous copies.
-  addTextualPipeline(
-      pm, llvm::formatv("kiln-bufferize,canonicalize,cse,"
-                        "kiln-gpu-pipeline{{stages={0} async=false},"
-                        "canonicalize,cse,"
-                        "buffer-deallocation-pipeline,canonicalize",
-                        pipelineStages)
-              .str());
+  addTextualPipeline(pm,
+                     llvm::formatv("kiln-bufferize,canonicalize,cse,"
+                                   "kiln-gpu-pipeline{{stages={0} async=false},"
+                                   "canonicalize,cse,"
+                                   "buffer-deallocation-pipeline,canonicalize",
+                                   pipelineStages)
+                         .str());
 }
 
 void kiln::buildCpuToLLVMPipeline(OpPassManager &pm) {

@@ -93,9 +93,8 @@ LogicalResult convert(RewriterBase &rewriter, linalg::GenericOp copy) {
                                          rewriter, loc, at[index.getDim()]));
           continue;
         }
-        if (llvm::any_of(op.getOperands(), [&](Value v) {
-              return v == body->load.getResult();
-            }))
+        if (llvm::any_of(op.getOperands(),
+                         [&](Value v) { return v == body->load.getResult(); }))
           continue; // the select: its condition is all that is needed
         rewriter.clone(op, map);
       }
@@ -109,8 +108,9 @@ LogicalResult convert(RewriterBase &rewriter, linalg::GenericOp copy) {
       Value c0 = arith::ConstantIndexOp::create(rewriter, loc, i0);
       Value c1 = arith::ConstantIndexOp::create(rewriter, loc, i1);
       nvgpu::DeviceAsyncCopyOp::create(
-          rewriter, loc, nvgpu::DeviceAsyncTokenType::get(rewriter.getContext()),
-          dst, ValueRange{c0, c1, zero}, body->load.getMemRef(), srcIndices,
+          rewriter, loc,
+          nvgpu::DeviceAsyncTokenType::get(rewriter.getContext()), dst,
+          ValueRange{c0, c1, zero}, body->load.getMemRef(), srcIndices,
           rewriter.getIndexAttr(vector), srcElements,
           bytes == 16 ? rewriter.getUnitAttr() : UnitAttr());
     }
@@ -119,8 +119,7 @@ LogicalResult convert(RewriterBase &rewriter, linalg::GenericOp copy) {
   return success();
 }
 
-struct GpuAsyncCopyPass final
-    : kiln::impl::GpuAsyncCopyBase<GpuAsyncCopyPass> {
+struct GpuAsyncCopyPass final : kiln::impl::GpuAsyncCopyBase<GpuAsyncCopyPass> {
   using Base::Base;
 
   void runOnOperation() override {

@@ -51,16 +51,15 @@ struct GpuBankConflictsPass final
         extra += waves.extra();
         if (accesses)
           access.op->emitRemark("shared ")
-              << kind << " of workgroup buffer " << access.bufferIndex
-              << ": " << waves.actual << " wavefronts per warp, "
-              << waves.ideal << " without conflicts (" << waves.extra()
-              << " extra)";
+              << kind << " of workgroup buffer " << access.bufferIndex << ": "
+              << waves.actual << " wavefronts per warp, " << waves.ideal
+              << " without conflicts (" << waves.extra() << " extra)";
       }
       func.emitRemark("kiln-gpu-bank-conflicts: @")
           << func.getName() << ": " << accessList->size()
           << " shared-memory accesses, " << conflicted
-          << " with bank conflicts, " << extra
-          << " extra wavefronts per warp, " << unknown << " not analyzed";
+          << " with bank conflicts, " << extra << " extra wavefronts per warp, "
+          << unknown << " not analyzed";
       return WalkResult::advance();
     });
     if (result.wasInterrupted())

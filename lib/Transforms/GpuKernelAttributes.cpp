@@ -44,8 +44,7 @@ struct GpuKernelAttributesPass final
                     b.getI32IntegerAttr(minBlocksPerSM));
       // Shared tiles start 16-byte aligned: cp.async of 16 bytes and
       // ldmatrix rows need it (the element type alone gives 2 for bf16).
-      for (unsigned i = 0, e = func.getNumWorkgroupAttributions(); i < e;
-           ++i)
+      for (unsigned i = 0, e = func.getNumWorkgroupAttributions(); i < e; ++i)
         func.setWorkgroupAttributionAttr(i, "llvm.align",
                                          b.getI64IntegerAttr(16));
     });

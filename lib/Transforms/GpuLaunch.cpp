@@ -178,10 +178,10 @@ struct GpuLaunchPass final : kiln::impl::GpuLaunchBase<GpuLaunchPass> {
       // ceildiv into signed compares and selects).
       std::optional<int64_t> lb = getConstantIntValue(lbs[d]);
       std::optional<int64_t> step = getConstantIntValue(steps[d]);
-      if (lb && *lb == 0 && step && *step > 1 &&
-          !getConstantIntValue(ubs[d])) {
+      if (lb && *lb == 0 && step && *step > 1 && !getConstantIntValue(ubs[d])) {
         tripCounts[d] = arith::CeilDivUIOp::create(
-            rewriter, loc, getValueOrCreateConstantIndexOp(rewriter, loc, ubs[d]),
+            rewriter, loc,
+            getValueOrCreateConstantIndexOp(rewriter, loc, ubs[d]),
             arith::ConstantIndexOp::create(rewriter, loc, *step));
         continue;
       }

@@ -46,7 +46,7 @@ constexpr int64_t kFragmentN = 8;   // mma.sync n
 /// A thread-split prefill GEMM contraction and the block's whole tiles.
 struct BlockGemm {
   linalg::LinalgOp op;
-  Value a, b, c;  // [1, 32, K], [N, K], [1, 32, N] in shared memory
+  Value a, b, c; // [1, 32, K], [N, K], [1, 32, N] in shared memory
   int64_t n, k;
   Operation *region; // what the threads' code is: the guard or the op
 };
@@ -71,10 +71,9 @@ std::optional<BlockGemm> matchBlockGemm(linalg::LinalgOp op) {
   MLIRContext *ctx = op.getContext();
   AffineExpr d0, d1, d2, d3;
   bindDims(ctx, d0, d1, d2, d3);
-  SmallVector<AffineMap> expected = {
-      AffineMap::get(4, 0, {d0, d1, d3}, ctx),
-      AffineMap::get(4, 0, {d2, d3}, ctx),
-      AffineMap::get(4, 0, {d0, d1, d2}, ctx)};
+  SmallVector<AffineMap> expected = {AffineMap::get(4, 0, {d0, d1, d3}, ctx),
+                                     AffineMap::get(4, 0, {d2, d3}, ctx),
+                                     AffineMap::get(4, 0, {d0, d1, d2}, ctx)};
   if (op.getIndexingMapsArray() != expected)
     return std::nullopt;
   Value a = wholeTile(op.getDpsInputs()[0]);
@@ -230,8 +229,7 @@ SmallVector<Value> emitWarpStep(RewriterBase &rewriter, Location loc,
       element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
   MLIRContext *ctx = rewriter.getContext();
   Type f32 = rewriter.getF32Type();
-  auto resultType =
-      LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+  auto resultType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
   Value zero = ib.cst(0);
 
   // A fragments (16 tokens x 16 of K each): ldmatrix.x4, lane l giving the
@@ -240,8 +238,8 @@ SmallVector<Value> emitWarpStep(RewriterBase &rewriter, Location loc,
   Value rowA = ib.add(w.tokens0, ib.rem(w.lane, 16));
   for (int64_t kk = 0; kk < gemm.k; kk += kWarpK) {
     Value colA = ib.add(ib.cst(kk), ib.mul(ib.div(w.lane, 16), 8));
-    aRegs.push_back(loadFragment(rewriter, loc, gemm.a,
-                                 ValueRange{zero, rowA, colA}, 4));
+    aRegs.push_back(
+        loadFragment(rewriter, loc, gemm.a, ValueRange{zero, rowA, colA}, 4));
   }
 
   SmallVector<Value> results;
@@ -283,8 +281,8 @@ SmallVector<Value> loadFragments(RewriterBase &rewriter, Location loc,
   auto guard = scf::IfOp::create(rewriter, loc, types, w.active,
                                  /*withElseRegion=*/true);
   rewriter.setInsertionPointToStart(&guard.getElseRegion().front());
-  Value fzero = arith::ConstantOp::create(rewriter, loc,
-                                          rewriter.getF32FloatAttr(0));
+  Value fzero =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getF32FloatAttr(0));
   scf::YieldOp::create(rewriter, loc, SmallVector<Value>(types.size(), fzero));
   rewriter.setInsertionPointToStart(&guard.getThenRegion().front());
   SmallVector<Value> values;
@@ -297,9 +295,8 @@ SmallVector<Value> loadFragments(RewriterBase &rewriter, Location loc,
   return SmallVector<Value>(guard.getResults());
 }
 
-void storeFragments(RewriterBase &rewriter, Location loc,
-                    const BlockGemm &gemm, const WarpLayout &w,
-                    ValueRange acc) {
+void storeFragments(RewriterBase &rewriter, Location loc, const BlockGemm &gemm,
+                    const WarpLayout &w, ValueRange acc) {
   Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
   auto guard = scf::IfOp::create(rewriter, loc, w.active, /*else=*/false);
   rewriter.setInsertionPointToStart(&guard.getThenRegion().front());
@@ -326,11 +323,9 @@ Operation *topLevel(Operation *op, Block *body) {
 /// epilogue's): the accumulator fragments are loaded once before the first
 /// step, carried in registers through the steps (and the loop's iteration
 /// arguments), and stored once after the last.
-LogicalResult emitBlockGemm(RewriterBase &rewriter,
-                            ArrayRef<BlockGemm> steps) {
-  Block *body = &steps.front().op->getParentOfType<gpu::LaunchOp>()
-                     .getBody()
-                     .front();
+LogicalResult emitBlockGemm(RewriterBase &rewriter, ArrayRef<BlockGemm> steps) {
+  Block *body =
+      &steps.front().op->getParentOfType<gpu::LaunchOp>().getBody().front();
   SmallVector<Operation *> tops;
   for (const BlockGemm &step : steps) {
     Operation *top = topLevel(step.region, body);
@@ -392,9 +387,8 @@ LogicalResult emitBlockGemm(RewriterBase &rewriter,
     rewriter.eraseOp(step.region);
     acc = SmallVector<Value>(newLoop.getResults().drop_front(first));
   }
-  rewriter.setInsertionPointAfter(acc.front().getDefiningOp()
-                                      ? acc.front().getDefiningOp()
-                                      : tops.back());
+  rewriter.setInsertionPointAfter(
+      acc.front().getDefiningOp() ? acc.front().getDefiningOp() : tops.back());
   storeFragments(rewriter, loc, steps.front(), w, acc);
   // The block reads the accumulator next (its copy to global memory).
   gpu::BarrierOp::create(rewriter, loc);
@@ -421,9 +415,8 @@ struct GpuMmaPass final : kiln::impl::GpuMmaBase<GpuMmaPass> {
     IRRewriter rewriter(&getContext());
     for (auto &group : groups) {
       // In program order: by the launch-body op holding each step.
-      Block *body = &group.front().op->getParentOfType<gpu::LaunchOp>()
-                         .getBody()
-                         .front();
+      Block *body =
+          &group.front().op->getParentOfType<gpu::LaunchOp>().getBody().front();
       auto position = [&](const BlockGemm &g) -> Operation * {
         Operation *top = topLevel(g.region, body);
         return top ? top : g.region;

@@ -263,7 +263,7 @@ struct GpuPipelinePass final : kiln::impl::GpuPipelineBase<GpuPipelinePass> {
         }
       rewriter.setInsertionPoint(compute);
       NVVM::CpAsyncWaitGroupOp::create(rewriter, loc,
-                                             static_cast<uint32_t>(depth - 1));
+                                       static_cast<uint32_t>(depth - 1));
       gpu::BarrierOp::create(rewriter, loc);
     }
     if (depth < 2)

@@ -30,8 +30,8 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/ValueBoundsOpInterface.h"
 
@@ -208,13 +208,12 @@ FailureOr<Value> Promoter::promote(Location loc, Value slice, bool sliced) {
           tileIndices.resize(rank);
           for (int64_t i = rank - 1; i >= 0; --i) {
             tileIndices[i] =
-                i == 0 ? flat
-                       : arith::RemUIOp::create(nb, l, flat,
-                                                constant((*shape)[i]))
-                             .getResult();
+                i == 0
+                    ? flat
+                    : arith::RemUIOp::create(nb, l, flat, constant((*shape)[i]))
+                          .getResult();
             if (i > 0)
-              flat = arith::DivUIOp::create(nb, l, flat,
-                                            constant((*shape)[i]));
+              flat = arith::DivUIOp::create(nb, l, flat, constant((*shape)[i]));
           }
         } else {
           for (int64_t i = 0; i < rank; ++i)
@@ -228,9 +227,9 @@ FailureOr<Value> Promoter::promote(Location loc, Value slice, bool sliced) {
             // Past a dynamic size: zero, read from a clamped (valid) row.
             Value inside = arith::CmpIOp::create(
                 nb, l, arith::CmpIPredicate::ult, idx, sizes[i]);
-            valid = valid ? arith::AndIOp::create(nb, l, valid, inside)
-                                .getResult()
-                          : inside;
+            valid =
+                valid ? arith::AndIOp::create(nb, l, valid, inside).getResult()
+                      : inside;
             Value last = arith::SubIOp::create(nb, l, sizes[i], constant(1));
             idx = arith::MinUIOp::create(nb, l, idx, last);
           }
@@ -288,10 +287,10 @@ LogicalResult Promoter::run(linalg::LinalgOp op, int64_t reduction) {
   Value acc;
   if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
     dest = fill.getOutputs()[0];
-    Value empty = tensor::EmptyOp::create(b, loc, *accShape,
-                                          initType.getElementType());
-    acc = linalg::FillOp::create(b, loc, fill.getInputs()[0], empty)
-              .getResult(0);
+    Value empty =
+        tensor::EmptyOp::create(b, loc, *accShape, initType.getElementType());
+    acc =
+        linalg::FillOp::create(b, loc, fill.getInputs()[0], empty).getResult(0);
   } else {
     FailureOr<Value> promoted = promote(loc, init, /*sliced=*/false);
     if (failed(promoted))
@@ -326,8 +325,8 @@ LogicalResult Promoter::run(linalg::LinalgOp op, int64_t reduction) {
         offsets[d] = k;
         sizes[d] = b.getIndexAttr(kTile);
       }
-    Value slice = tensor::ExtractSliceOp::create(b, loc, value, offsets,
-                                                 sizes, strides);
+    Value slice =
+        tensor::ExtractSliceOp::create(b, loc, value, offsets, sizes, strides);
     FailureOr<Value> promoted = promote(loc, slice, /*sliced=*/false);
     if (failed(promoted)) {
       status = failure();

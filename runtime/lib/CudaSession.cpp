@@ -350,8 +350,8 @@ const float *CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
             "cuLaunchKernel", l.plan->module);
   }
   if (profile_ && !launches.empty())
-    d.check(d.cuEventRecord(events_[launches.size()], stream_),
-            "cuEventRecord", e.plan->entry());
+    d.check(d.cuEventRecord(events_[launches.size()], stream_), "cuEventRecord",
+            e.plan->entry());
   // The logits of the (one) sequence: the first row of the result view.
   const PlanView &result = e.plan->results().at(0);
   int64_t offset = result.offset.eval(symbols);
@@ -539,15 +539,14 @@ std::string CudaSession::profileReport() const {
     out += line;
     for (const auto &[name, t] : sorted) {
       std::snprintf(line, sizeof(line),
-                    "%-12s %-40s %9lld %11.3f %10.2f %5.1f%%\n",
-                    entry.c_str(), name.c_str(),
-                    static_cast<long long>(t.launches), t.ms,
+                    "%-12s %-40s %9lld %11.3f %10.2f %5.1f%%\n", entry.c_str(),
+                    name.c_str(), static_cast<long long>(t.launches), t.ms,
                     t.launches ? t.ms * 1e3 / t.launches : 0.0,
                     total > 0 ? 100 * t.ms / total : 0.0);
       out += line;
     }
-    std::snprintf(line, sizeof(line), "%-12s %-40s %9s %11.3f\n",
-                  entry.c_str(), "(all kernels)", "", total);
+    std::snprintf(line, sizeof(line), "%-12s %-40s %9s %11.3f\n", entry.c_str(),
+                  "(all kernels)", "", total);
     out += line;
   }
   return out;

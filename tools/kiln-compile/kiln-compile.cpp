@@ -87,11 +87,11 @@ static cl::opt<bool> gpuSwizzleOpt(
     cl::desc("cuda target: XOR-swizzle shared-memory tiles against bank "
              "conflicts (default true; false for comparisons)"),
     cl::init(true), cl::cat(kCategory));
-static cl::opt<bool> gpuMmaOpt(
-    "gpu-mma",
-    cl::desc("cuda target: bf16/f16 prefill GEMMs on tensor cores "
-             "(mma.sync; default true)"),
-    cl::init(true), cl::cat(kCategory));
+static cl::opt<bool>
+    gpuMmaOpt("gpu-mma",
+              cl::desc("cuda target: bf16/f16 prefill GEMMs on tensor cores "
+                       "(mma.sync; default true)"),
+              cl::init(true), cl::cat(kCategory));
 static cl::opt<std::string>
     cudaPathOpt("cuda-path",
                 cl::desc("cuda target: the CUDA toolkit (libdevice, ptxas "

@@ -100,8 +100,8 @@ LogicalResult SwizzleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (line < 1 || access < 1 || phase < 1)
     return emitError() << "swizzle: line, access and phase must be positive "
                           "(got line = "
-                       << line << ", access = " << access << ", phase = "
-                       << phase << ")";
+                       << line << ", access = " << access
+                       << ", phase = " << phase << ")";
   if (line % access != 0 || !llvm::isPowerOf2_64(line / access))
     return emitError() << "swizzle: line / access must be a power of two "
                           "(got line = "
