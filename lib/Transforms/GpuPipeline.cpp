@@ -12,6 +12,7 @@
 // groups in flight is known.
 //
 //===----------------------------------------------------------------------===//
+#include "kiln/Transforms/LoweringConfig.h"
 #include "kiln/Transforms/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -36,26 +37,6 @@ using namespace mlir;
 using namespace kiln;
 
 namespace {
-bool isThreadForall(Operation *op) {
-  auto forall = dyn_cast<scf::ForallOp>(op);
-  if (!forall)
-    return false;
-  std::optional<ArrayAttr> mapping = forall.getMapping();
-  return mapping && !mapping->empty() &&
-         isa<gpu::GPUThreadMappingAttr>((*mapping)[0]);
-}
-
-bool insideBlockForall(Operation *op) {
-  for (auto forall = op->getParentOfType<scf::ForallOp>(); forall;
-       forall = forall->getParentOfType<scf::ForallOp>()) {
-    std::optional<ArrayAttr> mapping = forall.getMapping();
-    if (mapping && !mapping->empty() &&
-        isa<gpu::GPUBlockMappingAttr>((*mapping)[0]))
-      return true;
-  }
-  return false;
-}
-
 /// The async copies of a thread forall (llm.async_copy generics).
 SmallVector<linalg::GenericOp> asyncCopies(Operation *forall) {
   SmallVector<linalg::GenericOp> copies;

@@ -44,24 +44,12 @@ using namespace mlir;
 using namespace kiln;
 
 namespace {
-bool insideBlockForall(Operation *op) {
-  for (auto forall = op->getParentOfType<scf::ForallOp>(); forall;
-       forall = forall->getParentOfType<scf::ForallOp>()) {
-    std::optional<ArrayAttr> mapping = forall.getMapping();
-    if (!mapping || mapping->empty())
-      continue;
-    if (isa<gpu::GPUThreadMappingAttr>((*mapping)[0]))
-      return false;
-    if (isa<gpu::GPUBlockMappingAttr>((*mapping)[0]))
-      return true;
-  }
-  return false;
-}
 
 /// The reduction loop of a contraction this pass rewrites, or -1.
 int64_t promotableReduction(linalg::LinalgOp op, int64_t kTile) {
   if (!isa<linalg::ContractOp, linalg::MatmulOp>(op.getOperation()) ||
-      !op.hasPureTensorSemantics() || !insideBlockForall(op))
+      !op.hasPureTensorSemantics() || !insideBlockForall(op) ||
+      insideThreadForall(op))
     return -1;
   llm::LoweringConfigAttr config = getLoweringConfig(op);
   if (!config || config.getThreads().empty())

@@ -10,6 +10,7 @@
 // kiln-gpu-launch maps the foralls to threads.
 //
 //===----------------------------------------------------------------------===//
+#include "kiln/Transforms/LoweringConfig.h"
 #include "kiln/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -27,6 +28,7 @@ namespace kiln {
 } // namespace kiln
 
 using namespace mlir;
+using namespace kiln;
 
 namespace {
 constexpr int64_t kWarpSize = 32;
@@ -41,12 +43,6 @@ struct WarpMerge {
   Operation *combiner;
   unsigned laneLoop;
 };
-
-bool isThreadForall(scf::ForallOp forall) {
-  std::optional<ArrayAttr> mapping = forall.getMapping();
-  return mapping && !mapping->empty() &&
-         isa<gpu::GPUThreadMappingAttr>((*mapping)[0]);
-}
 
 /// The combiners whose order does not matter (up to rounding), so that a
 /// butterfly may replace the in-order loop.

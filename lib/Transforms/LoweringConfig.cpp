@@ -2,7 +2,9 @@
 #include "kiln/Transforms/LoweringConfig.h"
 #include "kiln/Transforms/Passes.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
 using namespace kiln;
@@ -305,4 +307,32 @@ LogicalResult kiln::verifyLoweringConfig(linalg::LinalgOp op,
     return op->emitOpError("lowering_config 'threads' splits both parallel "
                            "and reduction loops; split one kind");
   return success();
+}
+
+namespace {
+template <typename MappingAttr> bool isMappedForall(Operation *op) {
+  auto forall = dyn_cast<scf::ForallOp>(op);
+  if (!forall)
+    return false;
+  std::optional<ArrayAttr> mapping = forall.getMapping();
+  return mapping && !mapping->empty() && isa<MappingAttr>((*mapping)[0]);
+}
+
+template <typename MappingAttr> bool insideMappedForall(Operation *op) {
+  for (Operation *parent = op->getParentOp(); parent;
+       parent = parent->getParentOp())
+    if (isMappedForall<MappingAttr>(parent))
+      return true;
+  return false;
+}
+} // namespace
+
+bool kiln::isThreadForall(Operation *op) {
+  return isMappedForall<gpu::GPUThreadMappingAttr>(op);
+}
+bool kiln::insideThreadForall(Operation *op) {
+  return insideMappedForall<gpu::GPUThreadMappingAttr>(op);
+}
+bool kiln::insideBlockForall(Operation *op) {
+  return insideMappedForall<gpu::GPUBlockMappingAttr>(op);
 }

@@ -94,24 +94,6 @@ SmallVector<Attribute> gpuMapping(MLIRContext *ctx, int64_t numTiled,
   return mapping;
 }
 
-/// Whether `op` is nested in an scf.forall whose mapping is of kind
-/// `MappingAttr` (#gpu.thread or #gpu.block).
-template <typename MappingAttr> bool insideMappedForall(Operation *op) {
-  for (auto forall = op->getParentOfType<scf::ForallOp>(); forall;
-       forall = forall->getParentOfType<scf::ForallOp>()) {
-    std::optional<ArrayAttr> mapping = forall.getMapping();
-    if (mapping && !mapping->empty() && isa<MappingAttr>((*mapping)[0]))
-      return true;
-  }
-  return false;
-}
-bool insideThreadForall(Operation *op) {
-  return insideMappedForall<gpu::GPUThreadMappingAttr>(op);
-}
-bool insideBlockForall(Operation *op) {
-  return insideMappedForall<gpu::GPUBlockMappingAttr>(op);
-}
-
 /// Threads for an op of a block that no root's thread tiling fused: up to
 /// kGpuBlockThreads on its innermost static parallel loop, else 32 on a
 /// long static reduction (partial sums merged after), else one thread.

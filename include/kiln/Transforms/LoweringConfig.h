@@ -13,6 +13,14 @@ class LinalgOp;
 
 namespace kiln {
 
+/// Whether `op` is an scf.forall mapped to `#gpu.thread` (the thread level
+/// of kiln-tile-and-fuse).
+bool isThreadForall(mlir::Operation *op);
+/// Whether `op` is nested in an scf.forall mapped to `#gpu.thread`, or to
+/// `#gpu.block` (a thread block).
+bool insideThreadForall(mlir::Operation *op);
+bool insideBlockForall(mlir::Operation *op);
+
 /// The config attached to `op`, or null.
 llm::LoweringConfigAttr getLoweringConfig(mlir::Operation *op);
 
