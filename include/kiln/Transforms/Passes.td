@@ -275,18 +275,20 @@ def GpuSwizzle : Pass<"kiln-gpu-swizzle", "::mlir::ModuleOp"> {
   let summary = "XOR-swizzle shared-memory tiles so that warps access them without bank conflicts";
   let description = [{
     GPU, after outlining and `convert-linalg-to-loops`. For each static,
-    row-major workgroup attribution of rank 2 or more of a `gpu.func`, folds
-    the subviews of it into its loads and stores (upstream
-    fold-memref-alias-ops patterns), counts the bank conflicts of those
-    accesses (the kiln-gpu-bank-conflicts model) and, where there are some,
-    picks the `#llm.swizzle<row, access, phase>` that leaves the fewest: the
-    unit of `access` elements is the widest access to the tile, `phase`
-    the number of rows that share one xor value (tried from 1 up). Every
-    access's innermost index is rewritten to the swizzled column, and the
-    attribute is recorded on the attribution (`llm.swizzle`). A swizzle
-    pinned there already is applied as given. Where no swizzle removes the
-    conflicts, padding each row by one unit is tried as a fallback
-    (`llm.padding` records the added elements). See
+    row-major workgroup attribution of a `gpu.func` accessed only by loads,
+    stores, vector loads and stores, cp.async destinations and ldmatrix
+    (directly or through subviews, reshapes and casts), counts the bank
+    conflicts of those accesses (the kiln-gpu-bank-conflicts model, weighted
+    by loop trip counts) and, where there are some, picks the
+    `#llm.swizzle<line, access, phase>` that leaves the fewest: the tile's
+    flat elements in 128-byte lines, units of `access` elements (the widest
+    access, at least a 4-byte word) xor-ed within their line by
+    (line floordiv phase), phase tried from 1 up. The tile becomes flat,
+    every access is rewritten to the swizzled offset, and the attribute is
+    recorded on the attribution (`llm.swizzle`). A swizzle pinned there
+    already is applied as given. Where no swizzle removes the conflicts,
+    padding each row by one unit is tried as a fallback (`llm.padding`
+    records the added elements; for tiles accessed without views). See
     docs/passes/gpu-swizzle.md.
   }];
   let options = [
@@ -361,9 +363,12 @@ def GpuMma : Pass<"kiln-gpu-mma"> {
     replaced by warp-level tensor-core code: warp w (thread y) computes 16
     tokens x N / 2 features with `nvgpu.ldmatrix` (x4 for A, x2 for each
     8-feature slice of B) and `nvvm.mma.sync` m16n8k16 with f32
-    accumulation, reading and writing its accumulator fragment in shared
-    memory once per K step. f32 GEMMs keep their scalar FMAs (tensor cores
-    would round them to tf32). See docs/passes/gpu-mma.md.
+    accumulation; its accumulator fragments are loaded from shared memory
+    before the first K step, carried in registers through the (pipelined)
+    K loop and stored after the last. A block whose steps are placed
+    otherwise, or whose accumulator something else touches between them,
+    keeps its scalar FMAs, as do f32 GEMMs (tensor cores would round them
+    to tf32). See docs/passes/gpu-mma.md.
   }];
   let dependentDialects = [
     "::mlir::nvgpu::NVGPUDialect", "::mlir::NVVM::NVVMDialect",
