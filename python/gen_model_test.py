@@ -15,9 +15,10 @@ driver prints with ``kiln_reference.decoder_forward`` (numpy, float64):
   position 6, kv_len 7.
 
 After every step the driver prints the first ``PRINTED_COLUMNS`` logits of
-each sequence, the logit at the reference's greedy token, and the argmax of
-the 256 logits computed in MLIR (which must equal the reference's greedy
-token exactly).  After the last step it prints slices of two caches (rows
+each sequence, the logit at the reference's greedy token, and the model's
+own argmax of the 256 logits (``llm.argmax``, written into the entry's
+``output:argmax`` argument), which must equal the reference's greedy token
+exactly.  After the last step it prints slices of two caches (rows
 0..7: 7 written rows and one still zero).
 
 Weights are not constants: the driver computes every weight with integer
@@ -88,7 +89,7 @@ def splice(model_path, test_path):
     layers = sum(1 for w in weights if w.endswith(".input_layernorm.weight"))
     expected = (["input:ids", "input:positions", "input:kv_len"] + weights +
                 ["kv_cache:%d:%s" % (l, kv) for l in range(layers)
-                 for kv in "kv"])
+                 for kv in "kv"] + ["output:argmax"])
     for entry in ("prefill", "decode_step"):
         got = _entry_bindings(model, entry)
         if got != expected:
@@ -374,6 +375,7 @@ def driver(cfg, run):
     cache_static = _ttype((BATCH, MAX_CONTEXT, cfg.num_kv_heads,
                            cfg.head_dim), elem)
     logits_t = _ttype(("?", vocab), "f32")
+    at, dyn_at = _ttype((BATCH,), "i32"), _ttype(("?",), "i32")
     L = []
     L += ["func.func private @printMemrefF32(tensor<*xf32>)",
           "func.func private @printMemrefI32(tensor<*xi32>)",
@@ -381,8 +383,6 @@ def driver(cfg, run):
           "func.func @main() {",
           "  %c0 = arith.constant 0 : index",
           "  %c1 = arith.constant 1 : index",
-          "  %%cB = arith.constant %d : index" % BATCH,
-          "  %%cV = arith.constant %d : index" % vocab,
           "  // Weights (see the list in the header).  Only the printing "
           "needs the runtime",
           "  // libraries; everything else is compiled code."]
@@ -424,12 +424,17 @@ def driver(cfg, run):
               (s, s, _ttype(ids.shape, "i32"), dyn_ids_t),
               "  %%%s_posd = tensor.cast %%%s_pos : %s to %s" %
               (s, s, _ttype(pos.shape, "i32"), dyn_ids_t),
-              "  %%%s_kvlen = arith.constant %d : index" % (s, kv_len)]
+              "  %%%s_kvlen = arith.constant %d : index" % (s, kv_len),
+              "  // The model writes each sequence's greedy token here "
+              "(output:argmax).",
+              "  %%%s_am_init = tensor.empty() : %s" % (s, at),
+              "  %%%s_am_out = tensor.cast %%%s_am_init : %s to %s" %
+              (s, s, at, dyn_at)]
         args = (["%%%s_idsd" % s, "%%%s_posd" % s, "%%%s_kvlen" % s] +
-                weight_args + cache_vals)
+                weight_args + cache_vals + ["%%%s_am_out" % s])
         types = ([dyn_ids_t, dyn_ids_t, "index"] + weight_types +
-                 [cache_t] * len(cache_vals))
-        results = [logits_t] + [cache_t] * len(cache_vals)
+                 [cache_t] * len(cache_vals) + [dyn_at])
+        results = [logits_t] + [cache_t] * len(cache_vals) + [dyn_at]
         L.append("  %%%s:%d = call @%s(%s) : (%s) -> (%s)" %
                  (s, len(results), entry, ", ".join(args), ", ".join(types),
                   ", ".join(results)))
@@ -462,27 +467,11 @@ def driver(cfg, run):
               "  %%%s_g_u = tensor.cast %%%s_g : %s to tensor<*xf32>" %
               (s, s, gt),
               "  call @printMemrefF32(%%%s_g_u) : (tensor<*xf32>) -> ()" % s,
-              "  // The argmax of each row (first maximum), computed here."]
-        at = _ttype((BATCH,), "i32")
+              "  // The model's argmax of each row (llm.argmax, written into "
+              "output:argmax)."]
         L += [
-            "  %%%s_am_init = tensor.empty() : %s" % (s, at),
-            "  %%%s_am = scf.for %%b = %%c0 to %%cB step %%c1 "
-            "iter_args(%%acc = %%%s_am_init) -> (%s) {" % (s, s, at),
-            "    %%first = tensor.extract %%%s_lg[%%b, %%c0] : %s" % (s, lg2),
-            "    %best:2 = scf.for %j = %c1 to %cV step %c1 "
-            "iter_args(%bv = %first, %bi = %c0) -> (f32, index) {",
-            "      %%x = tensor.extract %%%s_lg[%%b, %%j] : %s" % (s, lg2),
-            "      %gt = arith.cmpf ogt, %x, %bv : f32",
-            "      %nv = arith.select %gt, %x, %bv : f32",
-            "      %ni = arith.select %gt, %j, %bi : index",
-            "      scf.yield %nv, %ni : f32, index",
-            "    }",
-            "    %bi32 = arith.index_cast %best#1 : index to i32",
-            "    %%ins = tensor.insert %%bi32 into %%acc[%%b] : %s" % at,
-            "    scf.yield %%ins : %s" % at,
-            "  }",
-            "  %%%s_am_u = tensor.cast %%%s_am : %s to tensor<*xi32>" %
-            (s, s, at),
+            "  %%%s_am_u = tensor.cast %%%s#%d : %s to tensor<*xi32>" %
+            (s, s, len(results) - 1, dyn_at),
             "  call @printMemrefI32(%%%s_am_u) : (tensor<*xi32>) -> ()" % s]
         prints.append(("step %d (%s): logits[:, 0:%d]" %
                        (step, entry, PRINTED_COLUMNS),
@@ -490,8 +479,8 @@ def driver(cfg, run):
         prints.append(("step %d: logits at the reference's greedy tokens %s"
                        % (step, greedy.tolist()),
                        run.steps[step][3][np.arange(BATCH), greedy], "tol"))
-        prints.append(("step %d: argmax computed in MLIR == reference greedy "
-                       "tokens" % step, greedy, "exact"))
+        prints.append(("step %d: the model's argmax (llm.argmax) == "
+                       "reference greedy tokens" % step, greedy, "exact"))
     # Cache slices after the last step.
     for layer, kv, head in CACHE_SLICES:
         layer, want = cache_slice(run, cfg, layer, kv, head)
@@ -608,8 +597,8 @@ def build(variant, mutate=None):
         "//",
         "// Checked after each step: logits[:, 0:%d], the logit of the "
         "reference's" % PRINTED_COLUMNS,
-        "// greedy token, and the argmax of all %d logits computed in MLIR, "
-        "which" % cfg.vocab_size,
+        "// greedy token, and the model's argmax of all %d logits "
+        "(output:argmax), which" % cfg.vocab_size,
         "// must be the reference's greedy token (its margin over the "
         "runner-up is",
         "// at least %.3g in every step and row).  After the last step: "

@@ -33,7 +33,7 @@ static std::optional<std::string> dtypeOf(Type type) {
 /// Names of the dynamic dimensions of a binding, outermost first.
 static llvm::SmallVector<llvm::StringRef>
 dynamicDimNames(llvm::StringRef binding) {
-  if (binding.starts_with("input:") || binding == "output:logits")
+  if (binding.starts_with("input:") || binding.starts_with("output:"))
     return {"batch", "seq"};
   if (binding.starts_with("kv_cache:"))
     return {"batch", "context"};
@@ -95,7 +95,7 @@ kiln::buildManifest(ModuleOp llmModule, const ModelConfig &config,
         return desc.takeError();
       llvm::StringRef name = binding.getValue();
       if (!name.starts_with("input:") && !name.starts_with("kv_cache:") &&
-          seenWeights.insert(name).second)
+          !name.starts_with("output:") && seenWeights.insert(name).second)
         weights.push_back(llvm::json::Object{{"name", name},
                                              {"dtype", (*desc)["dtype"]},
                                              {"shape", (*desc)["shape"]}});
@@ -103,8 +103,8 @@ kiln::buildManifest(ModuleOp llmModule, const ModelConfig &config,
     }
     if (fn.getNumResults() < 1)
       return makeError("entry '" + fn.getName() + "' returns nothing");
-    // Only the logits survive bufferization as a result: the caches are
-    // updated in place (kiln-bufferize drops them).
+    // Only the logits survive bufferization as a result: the caches and
+    // the argmax are written in place (kiln-bufferize drops them).
     llvm::Expected<llvm::json::Object> result =
         describeValue(fn.getResultTypes()[0], "output:logits");
     if (!result)

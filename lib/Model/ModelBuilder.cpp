@@ -3,6 +3,7 @@
 #include "kiln/Dialect/LLM/IR/LLMOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
@@ -220,10 +221,12 @@ private:
       addArg(cacheType(), "kv_cache:" + std::to_string(l) + ":k");
       addArg(cacheType(), "kv_cache:" + std::to_string(l) + ":v");
     }
+    addArg(tensor({kDyn}, b.getI32Type()), "output:argmax");
 
     SmallVector<Type> results = {tensor({kDyn, cfg.vocabSize}, b.getF32Type())};
     for (int64_t l = 0; l < 2 * cfg.numLayers; ++l)
       results.push_back(cacheType());
+    results.push_back(inputs.back());
     auto fn =
         func::FuncOp::create(b, loc, name, b.getFunctionType(inputs, results));
     for (auto [idx, binding] : llvm::enumerate(bindings))
@@ -272,8 +275,16 @@ private:
                                finalNorm, b.getF32FloatAttr(cfg.rmsNormEps));
     Value logits = llm::LogitsOp::create(
         b, loc, tensor({kDyn, cfg.vocabSize}, b.getF32Type()), normed, lmHead);
+    // The greedy token is written into its argument in place: a GPU then
+    // hands back 4 bytes per sequence when decoding greedily.
+    Value argmax =
+        llm::ArgmaxOp::create(b, loc, tensor({kDyn}, b.getI32Type()), logits);
+    Value argmaxOut = bufferization::MaterializeInDestinationOp::create(
+                          b, loc, argmax, args.back())
+                          .getResult();
     SmallVector<Value> returned = {logits};
     returned.append(caches);
+    returned.push_back(argmaxOut);
     func::ReturnOp::create(b, loc, returned);
   }
 
@@ -289,7 +300,8 @@ kiln::buildDecoderModule(MLIRContext &context, const ModelConfig &config) {
   if (llvm::Error err = config.validate())
     return std::move(err);
   context.loadDialect<llm::LLMDialect, func::FuncDialect, arith::ArithDialect,
-                      tensor::TensorDialect>();
+                      tensor::TensorDialect,
+                      bufferization::BufferizationDialect>();
   OwningOpRef<ModuleOp> module = DecoderBuilder(context, config).build();
   if (failed(verify(*module)))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),

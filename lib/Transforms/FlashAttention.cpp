@@ -400,6 +400,14 @@ void FlashAttentionBuilder::buildBlock(OpBuilder &nb, Location l,
 
   AffineMap r1 = dimsMap(ctx, 1, {0});
   AffineMap rt = dimsMap(ctx, 2, {0, 1}), rOf2 = dimsMap(ctx, 2, {0});
+  // The softmax's row maximum and row sum over a key tile: split across the
+  // 32 lanes of a warp (lane t reduces keys t, t + 32, ...), the lanes'
+  // partials then merged with warp shuffles, a warp per row
+  // (kiln-gpu-warp-reduce). A tile that is not a multiple of 32 keys keeps
+  // one thread per row.
+  SmallVector<int64_t> rowReduceThreads = {rowThreads, 0};
+  if (keyTile % 32 == 0)
+    rowReduceThreads = {0, 32};
   AffineMap rd = dimsMap(ctx, 2, {0, 1});
   Value maxInit = filled({rows}, kNegInf);
   Value sumInit = filled({rows}, 0.0);
@@ -432,7 +440,7 @@ void FlashAttentionBuilder::buildBlock(OpBuilder &nb, Location l,
         // m' = max(m, max over visible s).
         Value maxNew = generic(
             ValueRange{scores, posTile, maxOld}, filled({rows}, kNegInf),
-            {rt, rOf2, rOf2, rOf2}, {kPar, kRed}, {rowThreads, 0},
+            {rt, rOf2, rOf2, rOf2}, {kPar, kRed}, rowReduceThreads,
             [&](OpBuilder &nb, Location nl, ValueRange a) {
               Value s = arith::SelectOp::create(
                   nb, nl, visible(nb, nl, t0, a[1]), a[0],
@@ -472,7 +480,7 @@ void FlashAttentionBuilder::buildBlock(OpBuilder &nb, Location l,
               return arith::MulFOp::create(nb, nl, a[1], a[0]).getResult();
             });
         Value sumNew = generic(
-            probs, sumScaled, {rt, rOf2}, {kPar, kRed}, {rowThreads, 0},
+            probs, sumScaled, {rt, rOf2}, {kPar, kRed}, rowReduceThreads,
             [](OpBuilder &nb, Location nl, ValueRange a) {
               return arith::AddFOp::create(nb, nl, a[1], a[0]).getResult();
             });

@@ -1,13 +1,15 @@
 //===- GpuWarpReduce.cpp - merge a warp's partial results with shuffles ---===//
 //
 // kiln-tile-and-fuse splits a reduction across the 32 lanes of a warp
-// (decode GEMVs, RMSNorm's row sums): each lane reduces its share into a
-// [.., 32] buffer of partials in shared memory, and a one-thread forall then
-// adds the 32 partials one after another. This pass turns that merge into a
-// butterfly of warp shuffles: lane l loads partial l, five `gpu.shuffle
-// xor` steps (16, 8, 4, 2, 1) leave the total in every lane, and lane 0
-// combines it with the output's initial value. Runs on memrefs, before
-// kiln-gpu-launch maps the foralls to threads.
+// (decode GEMVs, RMSNorm's row sums, the argmax, the softmax's row maximum
+// and sum in flash attention): each lane reduces its share into a [.., 32]
+// buffer of partials in shared memory, and a forall then merges each row's
+// 32 partials one after another, one thread per row. This pass turns that
+// merge into butterflies of warp shuffles: lane l loads partial l, five
+// `gpu.shuffle xor` steps (16, 8, 4, 2, 1) leave the total in every lane,
+// and lane 0 combines it with the output's initial value. With several rows
+// each warp (up to kGpuBlockThreads / 32 of them) merges every W-th row.
+// Runs on memrefs, before kiln-gpu-launch maps the foralls to threads.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Transforms/LoweringConfig.h"
@@ -21,6 +23,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace kiln {
 #define GEN_PASS_DEF_GPUWARPREDUCE
@@ -33,15 +36,17 @@ using namespace kiln;
 namespace {
 constexpr int64_t kWarpSize = 32;
 
-/// A merge of a warp's partials: a one-thread forall holding an optional
-/// fill of the output and a generic that reduces 32 partials into one
-/// element with a single commutative combiner.
+/// A merge of warps' partials: a forall of `rows` threads, each holding an
+/// optional fill of its output and a generic that reduces 32 partials into
+/// one element with a single commutative combiner (views of the partials
+/// and the output may depend on the thread's row).
 struct WarpMerge {
   scf::ForallOp forall;
   linalg::FillOp fill; // may be null: the output keeps its value
   linalg::GenericOp generic;
   Operation *combiner;
   unsigned laneLoop;
+  int64_t rows;
 };
 
 /// The combiners whose order does not matter (up to rounding), so that a
@@ -53,15 +58,31 @@ bool isCommutativeCombiner(Operation *op) {
       op);
 }
 
+/// Whether `v` is computed inside `forall`'s body from its index.
+bool dependsOnRow(Value v, scf::ForallOp forall) {
+  Value iv = forall.getInductionVars()[0];
+  SmallVector<Value> worklist = {v};
+  while (!worklist.empty()) {
+    Value cur = worklist.pop_back_val();
+    if (cur == iv)
+      return true;
+    Operation *def = cur.getDefiningOp();
+    if (!def || def->getBlock() != forall.getBody())
+      continue;
+    llvm::append_range(worklist, def->getOperands());
+  }
+  return false;
+}
+
 std::optional<WarpMerge> matchWarpMerge(scf::ForallOp forall) {
   if (!isThreadForall(forall) || forall.getRank() != 1 ||
       !forall.getOutputs().empty())
     return std::nullopt;
   std::optional<int64_t> count =
       getConstantIntValue(forall.getMixedUpperBound()[0]);
-  if (!count || *count != 1 || !forall.isNormalized())
+  if (!count || *count < 1 || !forall.isNormalized())
     return std::nullopt;
-  WarpMerge merge{forall, nullptr, nullptr, nullptr, 0};
+  WarpMerge merge{forall, nullptr, nullptr, nullptr, 0, *count};
   for (Operation &op : forall.getBody()->without_terminator()) {
     if (auto copy = dyn_cast<linalg::CopyOp>(op);
         copy && copy.getInputs().front() == copy.getOutputs().front())
@@ -69,6 +90,14 @@ std::optional<WarpMerge> matchWarpMerge(scf::ForallOp forall) {
     if (auto fill = dyn_cast<linalg::FillOp>(op); fill && !merge.fill &&
                                                   !merge.generic) {
       merge.fill = fill;
+      continue;
+    }
+    // Views of the row's partials and output are recomputed per row.
+    if (isa<memref::SubViewOp, memref::ExpandShapeOp, memref::CollapseShapeOp>(
+            op) ||
+        isPure(&op)) {
+      if (merge.generic)
+        return std::nullopt;
       continue;
     }
     auto generic = dyn_cast<linalg::GenericOp>(op);
@@ -83,6 +112,11 @@ std::optional<WarpMerge> matchWarpMerge(scf::ForallOp forall) {
     return std::nullopt;
   Value output = generic.getDpsInits()[0];
   if (merge.fill && merge.fill.getOutputs()[0] != output)
+    return std::nullopt;
+  // Several rows must merge different partials into different outputs:
+  // both are views computed in the body from the row index.
+  if (merge.rows > 1 && (!dependsOnRow(generic.getDpsInputs()[0], forall) ||
+                         !dependsOnRow(output, forall)))
     return std::nullopt;
   for (auto [i, range] : llvm::enumerate(generic.getStaticLoopRanges())) {
     if (generic.getIteratorTypesArray()[i] == utils::IteratorType::reduction) {
@@ -137,44 +171,75 @@ SmallVector<Value> indicesOf(OpBuilder &b, Location loc, AffineMap map,
   return indices;
 }
 
-void rewrite(RewriterBase &rewriter, WarpMerge merge) {
+/// One row's merge by the warp of `lane`: the views of the old forall's
+/// body for row `row`, a butterfly over the 32 partials, and lane 0's store.
+void mergeRow(OpBuilder &b, Location l, WarpMerge merge, Value row,
+              Value lane) {
   linalg::GenericOp generic = merge.generic;
-  Location loc = generic.getLoc();
-  Value partials = generic.getDpsInputs()[0];
-  Value output = generic.getDpsInits()[0];
+  IRMapping rowMap;
+  rowMap.map(merge.forall.getInductionVars()[0], row);
+  for (Operation &op : merge.forall.getBody()->without_terminator()) {
+    if (&op == merge.generic.getOperation())
+      break;
+    if (isa<linalg::FillOp, linalg::CopyOp>(op))
+      continue;
+    b.clone(op, rowMap);
+  }
+  Value partials = rowMap.lookupOrDefault(generic.getDpsInputs()[0]);
+  Value output = rowMap.lookupOrDefault(generic.getDpsInits()[0]);
   AffineMap inMap = generic.getIndexingMapsArray()[0];
   AffineMap outMap = generic.getIndexingMapsArray()[1];
+  Value v = memref::LoadOp::create(
+      b, l, partials, indicesOf(b, l, inMap, merge.laneLoop, lane));
+  for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
+    Value other = gpu::ShuffleOp::create(b, l, v, offset, kWarpSize,
+                                         gpu::ShuffleMode::XOR)
+                      .getShuffleResult();
+    v = combine(b, merge.combiner, v, other);
+  }
+  Value zero = arith::ConstantIndexOp::create(b, l, 0);
+  Value first =
+      arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, lane, zero);
+  scf::IfOp::create(b, l, first, [&](OpBuilder &tb, Location tl) {
+    SmallVector<Value> at = indicesOf(tb, tl, outMap, merge.laneLoop, zero);
+    Value init = merge.fill
+                     ? rowMap.lookupOrDefault(merge.fill.getInputs()[0])
+                     : memref::LoadOp::create(tb, tl, output, at).getResult();
+    memref::StoreOp::create(tb, tl, combine(tb, merge.combiner, v, init),
+                            output, at);
+    scf::YieldOp::create(tb, tl);
+  });
+}
+
+void rewrite(RewriterBase &rewriter, WarpMerge merge) {
+  Location loc = merge.generic.getLoc();
+  // One warp per row, as many warps as a block holds; a warp takes every
+  // W-th row (the trip count is the same for all lanes of a warp, so they
+  // all reach every shuffle).
+  int64_t warps = std::min(merge.rows, kGpuBlockThreads / kWarpSize);
   rewriter.setInsertionPoint(merge.forall);
-  auto lanes = scf::ForallOp::create(
-      rewriter, loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(kWarpSize)},
+  scf::ForallOp::create(
+      rewriter, loc,
+      ArrayRef<OpFoldResult>{rewriter.getIndexAttr(warps * kWarpSize)},
       ValueRange{}, merge.forall.getMapping(),
       [&](OpBuilder &b, Location l, ValueRange ivs) {
-        Value lane = ivs[0];
-        Value v = memref::LoadOp::create(
-            b, l, partials, indicesOf(b, l, inMap, merge.laneLoop, lane));
-        for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
-          Value other =
-              gpu::ShuffleOp::create(b, l, v, offset, kWarpSize,
-                                     gpu::ShuffleMode::XOR)
-                  .getShuffleResult();
-          v = combine(b, merge.combiner, v, other);
+        if (merge.rows == 1) {
+          mergeRow(b, l, merge, arith::ConstantIndexOp::create(b, l, 0),
+                   ivs[0]);
+        } else {
+          Value width = arith::ConstantIndexOp::create(b, l, kWarpSize);
+          Value warp = arith::DivUIOp::create(b, l, ivs[0], width);
+          Value lane = arith::RemUIOp::create(b, l, ivs[0], width);
+          scf::ForOp::create(
+              b, l, warp, arith::ConstantIndexOp::create(b, l, merge.rows),
+              arith::ConstantIndexOp::create(b, l, warps), ValueRange{},
+              [&](OpBuilder &fb, Location fl, Value row, ValueRange) {
+                mergeRow(fb, fl, merge, row, lane);
+                scf::YieldOp::create(fb, fl);
+              });
         }
-        Value zero = arith::ConstantIndexOp::create(b, l, 0);
-        Value first =
-            arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, lane, zero);
-        scf::IfOp::create(b, l, first, [&](OpBuilder &tb, Location tl) {
-          SmallVector<Value> at = indicesOf(tb, tl, outMap, merge.laneLoop,
-                                            zero);
-          Value init = merge.fill ? merge.fill.getInputs()[0]
-                                  : memref::LoadOp::create(tb, tl, output, at)
-                                        .getResult();
-          memref::StoreOp::create(tb, tl, combine(tb, merge.combiner, v, init),
-                                  output, at);
-          scf::YieldOp::create(tb, tl);
-        });
         scf::InParallelOp::create(b, l);
       });
-  (void)lanes;
   rewriter.eraseOp(merge.forall);
 }
 

@@ -214,13 +214,49 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
     return false;
   }
 
+  static unsigned reductionLoop(linalg::LinalgOp op) {
+    SmallVector<unsigned> dims;
+    op.getReductionDims(dims);
+    return dims.front();
+  }
+
+  /// upstream splitReduction (innerParallel) turns reduction loop `r` into
+  /// loops r (outer, reduced) and r + 1 (the lanes) but moves the body
+  /// unchanged, so its `linalg.index` ops would still name the old loops
+  /// (an argmax would report positions within a lane's chunk). Rewrites
+  /// them to the original iteration space: index(r) = outer * lanes + lane,
+  /// later loops shift by one.
+  static void remapIndicesAfterSplit(RewriterBase &rewriter,
+                                     linalg::LinalgOp split, unsigned r,
+                                     int64_t lanes) {
+    SmallVector<linalg::IndexOp> indices;
+    split->walk([&](linalg::IndexOp index) { indices.push_back(index); });
+    for (linalg::IndexOp index : indices) {
+      uint64_t dim = index.getDim();
+      Location loc = index.getLoc();
+      rewriter.setInsertionPoint(index);
+      if (dim < r)
+        continue;
+      if (dim > r) {
+        rewriter.replaceOpWithNewOp<linalg::IndexOp>(index, dim + 1);
+        continue;
+      }
+      Value outer = linalg::IndexOp::create(rewriter, loc, r);
+      Value lane = linalg::IndexOp::create(rewriter, loc, r + 1);
+      Value width = arith::ConstantIndexOp::create(rewriter, loc, lanes);
+      Value scaled = arith::MulIOp::create(rewriter, loc, outer, width);
+      rewriter.replaceOpWithNewOp<arith::AddIOp>(index, scaled, lane);
+    }
+  }
+
   /// Threads on a reduction loop of extent R: the loop is split into
   /// R / threads iterations of `threads` lanes (upstream splitReduction,
   /// inner parallel: lane l reduces elements l, l + threads, ..., so that
   /// consecutive threads read consecutive elements) into a [..., threads]
   /// partial tensor (shared memory once bufferized), and the lanes are
   /// tiled across threads; the op combining the partials with the initial
-  /// value stays in the block, where the fallback puts it on one thread.
+  /// value stays in the block, where the fallback puts it on one thread per
+  /// row (kiln-gpu-warp-reduce turns that into warp shuffles).
   LogicalResult splitReductionAcrossThreads(RewriterBase &rewriter,
                                             linalg::LinalgOp root,
                                             ArrayRef<int64_t> threads) {
@@ -228,6 +264,8 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
     for (int64_t n : threads)
       lanes = std::max(lanes, n);
     unsigned outputRank = root.getNumParallelLoops();
+    unsigned reduction = reductionLoop(root);
+    Location loc = root.getLoc();
     rewriter.setInsertionPoint(root);
     FailureOr<linalg::SplitReductionResult> split =
         linalg::splitReduction(rewriter, root, [&](linalg::LinalgOp) {
@@ -237,16 +275,21 @@ struct TileAndFusePass final : kiln::impl::TileAndFuseBase<TileAndFusePass> {
     if (failed(split))
       return root->emitOpError("failed to split its reduction across ")
              << lanes << " threads";
-    // The lanes are the split op's one parallel loop of extent `lanes` (the
-    // block's other parallel loops have extent 1).
+    // The lanes are the loop right after the (now outer) reduction loop;
+    // the block's other parallel loops (rows of a flash-attention tile,
+    // say) stay whole in each lane. `root` is gone from here on.
     linalg::LinalgOp partial = split->splitLinalgOp;
+    remapIndicesAfterSplit(rewriter, partial, reduction, lanes);
     SmallVector<int64_t> laneThreads(partial.getNumLoops(), 0);
-    for (auto [i, iter, range] : llvm::enumerate(
-             partial.getIteratorTypesArray(), partial.getStaticLoopRanges()))
-      if (iter == utils::IteratorType::parallel && range == lanes)
-        laneThreads[i] = lanes;
-    if (llvm::count(laneThreads, lanes) != 1)
-      return root->emitOpError("split reduction has no single lane loop");
+    unsigned laneLoop = reduction + 1;
+    if (laneLoop >= laneThreads.size() ||
+        partial.getIteratorTypesArray()[laneLoop] !=
+            utils::IteratorType::parallel ||
+        partial.getStaticLoopRanges()[laneLoop] != lanes)
+      return emitError(loc, "kiln-tile-and-fuse: the split reduction has no "
+                            "lane loop of ")
+             << lanes << " after loop " << reduction;
+    laneThreads[laneLoop] = lanes;
     return tileRoot(rewriter, partial, Level::Thread, laneThreads);
   }
 

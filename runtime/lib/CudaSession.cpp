@@ -153,12 +153,21 @@ void CudaSession::open(const LoadedModel::Progress &progress) {
     }
   for (const char *input : {"input:ids", "input:positions"})
     bound_[input] = allocate(maxContext * sizeof(int32_t), input);
+  // The greedy token of the one sequence (batch 1), written by the model.
+  bound_["output:argmax"] = allocate(sizeof(int32_t), "output:argmax");
   hostIds_.assign(maxContext, 0);
   hostPositions_.assign(maxContext, 0);
   logits_.assign(vocab_, 0.0f);
 
   prepare("prefill", prefill_);
   prepare("decode_step", decode_);
+  auto bindsArgmax = [](const Entry &e) {
+    for (const PlanBuffer &b : e.plan->buffers())
+      if (b.binding == "output:argmax")
+        return true;
+    return false;
+  };
+  hasArgmax_ = bindsArgmax(prefill_) && bindsArgmax(decode_);
   // The decode step's workspace, once, for the largest context.
   position_ = maxContext - 1;
   ensureWorkspace(decode_, symbolValues(decode_, 1));
@@ -275,6 +284,9 @@ std::vector<int64_t> CudaSession::symbolValues(const Entry &e,
     else if ((s.binding == "input:ids" || s.binding == "input:positions") &&
              (s.dim == 0 || s.dim == 1))
       values.push_back(s.dim == 0 ? 1 : tokens);
+    else if (s.binding == "output:argmax" && s.dim == 0)
+      values.push_back(1); // batch
+
     else
       throw Error("launch plan '" + e.plan->entry() + "': unknown size '" +
                   s.binding + "' dim " + std::to_string(s.dim));
@@ -299,7 +311,10 @@ bool CudaSession::ensureWorkspace(Entry &e,
   return grew;
 }
 
-const float *CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
+void CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
+  // A step that fails leaves no results behind (its buffers may be gone).
+  lastLogits_ = 0;
+  logitsFetched_ = false;
   for (int64_t i = 0; i < tokens; ++i) {
     if (ids[i] < 0 || ids[i] >= vocab_)
       throw Error("token id " + std::to_string(ids[i]) +
@@ -352,17 +367,20 @@ const float *CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
   if (profile_ && !launches.empty())
     d.check(d.cuEventRecord(events_[launches.size()], stream_), "cuEventRecord",
             e.plan->entry());
-  // The logits of the (one) sequence: the first row of the result view.
+  // The logits of the (one) sequence: the first row of the result view,
+  // left on the device until logits() asks for them.
   const PlanView &result = e.plan->results().at(0);
   int64_t offset = result.offset.eval(symbols);
   if (offset < 0 || static_cast<uint64_t>(offset + vocab_) * sizeof(float) >
                         bytes[result.buffer])
     throw Error("launch plan '" + e.plan->entry() +
                 "': the logits lie outside their buffer");
-  d.check(d.cuMemcpyDtoHAsync(logits_.data(),
-                              bases[result.buffer] + offset * sizeof(float),
-                              vocab_ * sizeof(float), stream_),
-          "cuMemcpyDtoHAsync", "logits");
+  lastLogits_ = bases[result.buffer] + offset * sizeof(float);
+  logitsFetched_ = false;
+  if (hasArgmax_)
+    d.check(d.cuMemcpyDtoHAsync(&argmax_, bound_.at("output:argmax").ptr,
+                                sizeof(int32_t), stream_),
+            "cuMemcpyDtoHAsync", "output:argmax");
   d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize",
           e.plan->entry());
   if (profile_) {
@@ -377,7 +395,24 @@ const float *CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
     }
   }
   position_ += tokens;
+}
+
+const float *CudaSession::logits() {
+  if (!lastLogits_)
+    throw noStep("logits");
+  if (!logitsFetched_) {
+    const CudaDriver &d = *driver_;
+    d.check(d.cuMemcpyDtoHAsync(logits_.data(), lastLogits_,
+                                vocab_ * sizeof(float), stream_),
+            "cuMemcpyDtoHAsync", "logits");
+    d.check(d.cuStreamSynchronize(stream_), "cuStreamSynchronize", "logits");
+    logitsFetched_ = true;
+  }
   return logits_.data();
+}
+
+int32_t CudaSession::greedyToken() {
+  return greedyFrom(lastLogits_ != 0, argmax_, vocab_);
 }
 
 namespace {
@@ -455,7 +490,7 @@ void CudaSession::destroyDecodeGraph() {
   graph_ = DecodeGraph{};
 }
 
-const float *CudaSession::prefill(const std::vector<int32_t> &ids) {
+void CudaSession::prefillStep(const std::vector<int32_t> &ids) {
   if (ids.empty())
     throw Error("prefill of an empty sequence");
   if (position_ + static_cast<int64_t>(ids.size()) > maxContext_)
@@ -465,19 +500,17 @@ const float *CudaSession::prefill(const std::vector<int32_t> &ids) {
   // Long prompts go in chunks: each chunk attends to the cache written by
   // the ones before it, and the workspace (which holds a chunk's attention
   // scores until the flash kernels) and the grids stay bounded.
-  const float *logits = nullptr;
   int64_t n = static_cast<int64_t>(ids.size());
   for (int64_t start = 0; start < n; start += kPrefillChunk)
-    logits = run(prefill_, ids.data() + start,
-                 std::min<int64_t>(kPrefillChunk, n - start));
-  return logits;
+    run(prefill_, ids.data() + start,
+        std::min<int64_t>(kPrefillChunk, n - start));
 }
 
-const float *CudaSession::decode(int32_t id) {
+void CudaSession::decodeStep(int32_t id) {
   if (position_ + 1 > maxContext_)
     throw Error("the context of " + std::to_string(maxContext_) +
                 " tokens is full");
-  return run(decode_, &id, 1);
+  run(decode_, &id, 1);
 }
 
 void CudaSession::rewind(int64_t position) {
@@ -486,6 +519,7 @@ void CudaSession::rewind(int64_t position) {
                 std::to_string(position) + ": it holds " +
                 std::to_string(position_) + " tokens");
   position_ = position;
+  lastLogits_ = 0;
 }
 
 size_t CudaSession::workspaceBytes() const {

@@ -52,9 +52,9 @@ Sampler::Sampler(const SamplingOptions &options, int64_t vocabSize)
   }
 }
 
-int64_t Sampler::argmax(const float *logits) const {
+int64_t argmaxOf(const float *logits, int64_t n) {
   int64_t best = -1;
-  for (int64_t i = 0; i < vocab; ++i) {
+  for (int64_t i = 0; i < n; ++i) {
     if (std::isnan(logits[i]))
       throw Error("sampler: logit " + std::to_string(i) + " is NaN");
     // Strictly greater keeps the lowest index on ties.
@@ -68,10 +68,10 @@ int64_t Sampler::sample(const float *logits) {
   if (!logits)
     throw Error("sampler: null logits");
   if (opts.greedy)
-    return argmax(logits);
+    return argmaxOf(logits, vocab);
 
   // argmax also rejects NaN, which would poison every comparison below.
-  float maxLogit = logits[argmax(logits)];
+  float maxLogit = logits[argmaxOf(logits, vocab)];
   if (maxLogit == -std::numeric_limits<float>::infinity())
     throw Error("sampler: every logit is -inf");
 

@@ -2,6 +2,7 @@
 #include "kiln/runtime/Session.h"
 
 #include "kiln/runtime/Error.h"
+#include "kiln/runtime/Sampler.h"
 
 #include <cstdio>
 #include <cstring>
@@ -116,6 +117,26 @@ const void *LoadedModel::weight(const std::string &name) const {
   throw Error(artifact_.name() + ": no weight '" + name + "' is bound");
 }
 
+Error ModelSession::noStep(const std::string &what) {
+  return Error("no " + what +
+               ": no step ran since the session was opened, reset or "
+               "rewound");
+}
+
+int32_t ModelSession::greedyFrom(bool stepped, int32_t id, int64_t vocab) {
+  if (!argmaxOnTarget())
+    return static_cast<int32_t>(argmaxOf(logits(), vocab));
+  if (!stepped)
+    throw noStep("greedy token");
+  if (id == vocab)
+    throw Error("the logits of the last token hold a NaN: the model's argmax "
+                "found no largest logit");
+  if (id < 0 || id > vocab)
+    throw Error("the model's argmax returned token id " + std::to_string(id) +
+                ", outside the vocabulary [0, " + std::to_string(vocab) + ")");
+  return id;
+}
+
 //===----------------------------------------------------------------------===//
 // Session
 //===----------------------------------------------------------------------===//
@@ -140,16 +161,26 @@ Session::Session(const LoadedModel &model, int64_t maxContext)
   ids_.assign(maxContext, 0);
   positions_.assign(maxContext, 0);
   logits_.assign(vocab_, 0.0f);
+  argmax_.assign(1, 0);
   prefill_ = prepare("prefill");
   decode_ = prepare("decode_step");
+  auto bindsArgmax = [](const PreparedEntry &e) {
+    for (const Binding &b : e.bindings)
+      if (b.source == Binding::Source::Argmax)
+        return true;
+    return false;
+  };
+  // Both entries must write it, or greedyToken() would read a stale token.
+  hasArgmax_ = bindsArgmax(prefill_) && bindsArgmax(decode_);
 
   // Sizing step: a decode step at the last position requests the most
   // workspace any decode step will (sizes grow with the context). The K/V
   // it writes at that slot are overwritten before they are ever read.
   position_ = maxContext - 1;
-  decode(0);
+  decodeStep(0);
   position_ = 0;
   decodeGrowth_ = 0;
+  stepped_ = false;
 }
 
 size_t Session::kvCacheBytes() const {
@@ -193,6 +224,11 @@ Session::PreparedEntry Session::prepare(const std::string &name) {
       b.source = v.binding == "input:ids" ? Binding::Source::Ids
                                           : Binding::Source::Positions;
       b.data = v.binding == "input:ids" ? ids_.data() : positions_.data();
+    } else if (v.binding == "output:argmax") {
+      if (v.dtype != DType::I32 || v.shape.size() != 1)
+        throw fail(v, "expected i32 [batch]");
+      b.source = Binding::Source::Argmax;
+      b.data = argmax_.data();
     } else if (v.binding.rfind("kv_cache:", 0) == 0) {
       // kv_cache:<layer>:k|v
       std::string rest = v.binding.substr(9);
@@ -251,6 +287,7 @@ void Session::rewind(int64_t position) {
                 std::to_string(position) + ": it holds " +
                 std::to_string(position_) + " tokens");
   position_ = position;
+  stepped_ = false;
 }
 
 void Session::checkIds(const int32_t *ids, size_t n) const {
@@ -288,7 +325,8 @@ void Session::fillDescriptor(PreparedEntry &e, const Binding &b,
   }
 }
 
-const float *Session::run(PreparedEntry &e, int64_t numTokens) {
+void Session::run(PreparedEntry &e, int64_t numTokens) {
+  stepped_ = false;
   // Weights and caches were described once in prepare(); only the inputs
   // change from call to call.
   for (const Binding &b : e.bindings)
@@ -309,10 +347,20 @@ const float *Session::run(PreparedEntry &e, int64_t numTokens) {
   std::memcpy(logits_.data(), aligned + result[2], vocab_ * sizeof(float));
   pool_.release(allocated);
   position_ += numTokens;
+  stepped_ = true;
+}
+
+const float *Session::logits() {
+  if (!stepped_)
+    throw noStep("logits");
   return logits_.data();
 }
 
-const float *Session::prefill(const std::vector<int32_t> &ids) {
+int32_t Session::greedyToken() {
+  return greedyFrom(stepped_, argmax_[0], vocab_);
+}
+
+void Session::prefillStep(const std::vector<int32_t> &ids) {
   if (ids.empty())
     throw Error("the prompt is empty");
   if (position_ + static_cast<int64_t>(ids.size()) > maxContext_)
@@ -325,10 +373,10 @@ const float *Session::prefill(const std::vector<int32_t> &ids) {
     ids_[i] = ids[i];
     positions_[i] = static_cast<int32_t>(position_ + i);
   }
-  return run(prefill_, ids.size());
+  run(prefill_, ids.size());
 }
 
-const float *Session::decode(int32_t id) {
+void Session::decodeStep(int32_t id) {
   if (position_ >= maxContext_)
     throw Error("the context of " + std::to_string(maxContext_) +
                 " tokens is full (--max-context)");
@@ -336,9 +384,8 @@ const float *Session::decode(int32_t id) {
   ids_[0] = id;
   positions_[0] = static_cast<int32_t>(position_);
   uint64_t before = pool_.growthCount();
-  const float *logits = run(decode_, 1);
+  run(decode_, 1);
   decodeGrowth_ += pool_.growthCount() - before;
-  return logits;
 }
 
 std::string Session::describe() const {

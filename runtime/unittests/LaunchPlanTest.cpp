@@ -128,8 +128,9 @@ TEST(LaunchPlan, TinyDecodeStepEvaluates) {
   std::vector<LaunchPlan::Launch> launches =
       decode.evaluate(s, mem.bases, mem.bytes);
   ASSERT_EQ(launches.size(), decode.launches().size());
-  // 2 layers x 18 kernels, the embedding, the final norm and the logits.
-  EXPECT_EQ(launches.size(), 39u);
+  // 2 layers x 18 kernels, the embedding, the final norm, the logits and
+  // the argmax.
+  EXPECT_EQ(launches.size(), 40u);
 
   // The embedding: one block of 64 threads for the one sequence; its first
   // parameter is the ids as a 2-d memref: base, base, offset 0, sizes
@@ -152,8 +153,21 @@ TEST(LaunchPlan, TinyDecodeStepEvaluates) {
   EXPECT_EQ(launches[9].grid[0], 2u);
 
   // Every workspace buffer is sized by the plan: [batch, hidden] f32 for
-  // the embedding output.
-  EXPECT_EQ(decode.workspaceBytes(27, s), 64u * 4u);
+  // the embedding output (the embedding kernel's second argument).
+  ASSERT_GE(decode.launches()[0].args.size(), 2u);
+  int64_t embedded = decode.launches()[0].args[1].view.buffer;
+  EXPECT_TRUE(decode.buffers()[embedded].workspace());
+  EXPECT_EQ(decode.workspaceBytes(embedded, s), 64u * 4u);
+
+  // The last kernel writes the greedy token into the bound output:argmax
+  // ([batch] i32) from the logits, one warp per sequence.
+  const PlanLaunch &argmax = decode.launches().back();
+  EXPECT_EQ(argmax.block, (std::array<uint32_t, 3>{32, 1, 1}));
+  bool writesArgmax = false;
+  for (const PlanArg &a : argmax.args)
+    writesArgmax |= a.kind == PlanArg::Kind::Memref &&
+                    decode.buffers()[a.view.buffer].binding == "output:argmax";
+  EXPECT_TRUE(writesArgmax);
 }
 
 TEST(LaunchPlan, WorkspaceBuffersShareSlots) {

@@ -10,7 +10,10 @@
 #include "ArtifactTestUtil.h"
 #include "TestUtil.h"
 
+#include "kiln/runtime/Sampler.h"
 #include "kiln/runtime/Session.h"
+
+#include <set>
 
 #include <cmath>
 
@@ -87,6 +90,35 @@ TEST_F(SessionTest, DecodeLoopDoesNotAllocate) {
   EXPECT_EQ(session.decodeAllocations(), 0u);
   EXPECT_EQ(session.workspace().errorCount(), 0u);
   EXPECT_GE(session.workspace().numBlocks(), blocksAfterSizing);
+}
+
+TEST_F(SessionTest, GreedyTokenIsTheModelsArgmax) {
+  // The compiled entries write llm.argmax of the logits into
+  // output:argmax: it must be the host's argmax (lowest id on ties) after
+  // the prefill and every decode step.
+  LoadedModel model(KILN_TEST_ARTIFACT, weightsDir());
+  Session session(model, 32);
+  EXPECT_TRUE(session.argmaxOnTarget());
+  session.prefillStep({1, 2, 3, 4});
+  std::set<int32_t> seen;
+  for (int step = 0; step < 12; ++step) {
+    int32_t host =
+        static_cast<int32_t>(argmaxOf(session.logits(), session.vocabSize()));
+    int32_t target = session.greedyToken();
+    EXPECT_EQ(target, host) << "step " << step;
+    seen.insert(target);
+    session.decodeStep(target);
+  }
+  // Not a constant: the tokens move with the context.
+  EXPECT_GT(seen.size(), 1u);
+  // A reset or rewind forgets the last step's results: nothing stale.
+  session.reset();
+  EXPECT_HAS_SUBSTR(errorOf([&] { session.greedyToken(); }),
+                    "no greedy token: no step ran");
+  EXPECT_HAS_SUBSTR(errorOf([&] { session.logits(); }), "no logits");
+  session.prefillStep({1, 2, 3});
+  session.rewind(2);
+  EXPECT_HAS_SUBSTR(errorOf([&] { session.logits(); }), "no logits");
 }
 
 TEST_F(SessionTest, ResetRestartsTheSequence) {

@@ -12,7 +12,7 @@
 // compiled module (the non-comment lines of this file, see --splice).
 //
 // Checked after each step: logits[:, 0:32], the logit of the reference's
-// greedy token, and the argmax of all 256 logits computed in MLIR, which
+// greedy token, and the model's argmax of all 256 logits (output:argmax), which
 // must be the reference's greedy token (its margin over the runner-up is
 // at least 0.332 in every step and row).  After the last step: slices of
 // two caches (7 written rows and one still zero).
@@ -59,8 +59,6 @@ func.func private @printMemrefI32(tensor<*xi32>)
 func.func @main() {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
-  %cB = arith.constant 2 : index
-  %cV = arith.constant 256 : index
   // Weights (see the list in the header).  Only the printing needs the runtime
   // libraries; everything else is compiled code.
   // %w0: model.embed_tokens.weight
@@ -804,7 +802,10 @@ func.func @main() {
   %s0_idsd = tensor.cast %s0_ids : tensor<2x5xi32> to tensor<?x?xi32>
   %s0_posd = tensor.cast %s0_pos : tensor<2x5xi32> to tensor<?x?xi32>
   %s0_kvlen = arith.constant 5 : index
-  %s0:5 = call @prefill(%s0_idsd, %s0_posd, %s0_kvlen, %w0, %w1, %w2, %w3, %w4, %w5, %w6, %w7, %w8, %w9, %w10, %w11, %w12, %w13, %w14, %w15, %w16, %w17, %w18, %w19, %w20, %k0_0, %v0_0, %k1_0, %v1_0) : (tensor<?x?xi32>, tensor<?x?xi32>, index, tensor<256x64xbf16>, tensor<64xbf16>, tensor<64x64xbf16>, tensor<32x64xbf16>, tensor<32x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>, tensor<176x64xbf16>, tensor<176x64xbf16>, tensor<64x176xbf16>, tensor<64xbf16>, tensor<64x64xbf16>, tensor<32x64xbf16>, tensor<32x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>, tensor<176x64xbf16>, tensor<176x64xbf16>, tensor<64x176xbf16>, tensor<64xbf16>, tensor<256x64xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>) -> (tensor<?x256xf32>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>)
+  // The model writes each sequence's greedy token here (output:argmax).
+  %s0_am_init = tensor.empty() : tensor<2xi32>
+  %s0_am_out = tensor.cast %s0_am_init : tensor<2xi32> to tensor<?xi32>
+  %s0:6 = call @prefill(%s0_idsd, %s0_posd, %s0_kvlen, %w0, %w1, %w2, %w3, %w4, %w5, %w6, %w7, %w8, %w9, %w10, %w11, %w12, %w13, %w14, %w15, %w16, %w17, %w18, %w19, %w20, %k0_0, %v0_0, %k1_0, %v1_0, %s0_am_out) : (tensor<?x?xi32>, tensor<?x?xi32>, index, tensor<256x64xbf16>, tensor<64xbf16>, tensor<64x64xbf16>, tensor<32x64xbf16>, tensor<32x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>, tensor<176x64xbf16>, tensor<176x64xbf16>, tensor<64x176xbf16>, tensor<64xbf16>, tensor<64x64xbf16>, tensor<32x64xbf16>, tensor<32x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>, tensor<176x64xbf16>, tensor<176x64xbf16>, tensor<64x176xbf16>, tensor<64xbf16>, tensor<256x64xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?xi32>) -> (tensor<?x256xf32>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?xi32>)
   %s0_lg = tensor.cast %s0#0 : tensor<?x256xf32> to tensor<2x256xf32>
   // The first 32 logits of each sequence.
   %s0_cols = tensor.extract_slice %s0_lg[0, 0] [2, 32] [1, 1] : tensor<2x256xf32> to tensor<2x32xf32>
@@ -818,22 +819,8 @@ func.func @main() {
   %s0_g = tensor.from_elements %s0_g0, %s0_g1 : tensor<2xf32>
   %s0_g_u = tensor.cast %s0_g : tensor<2xf32> to tensor<*xf32>
   call @printMemrefF32(%s0_g_u) : (tensor<*xf32>) -> ()
-  // The argmax of each row (first maximum), computed here.
-  %s0_am_init = tensor.empty() : tensor<2xi32>
-  %s0_am = scf.for %b = %c0 to %cB step %c1 iter_args(%acc = %s0_am_init) -> (tensor<2xi32>) {
-    %first = tensor.extract %s0_lg[%b, %c0] : tensor<2x256xf32>
-    %best:2 = scf.for %j = %c1 to %cV step %c1 iter_args(%bv = %first, %bi = %c0) -> (f32, index) {
-      %x = tensor.extract %s0_lg[%b, %j] : tensor<2x256xf32>
-      %gt = arith.cmpf ogt, %x, %bv : f32
-      %nv = arith.select %gt, %x, %bv : f32
-      %ni = arith.select %gt, %j, %bi : index
-      scf.yield %nv, %ni : f32, index
-    }
-    %bi32 = arith.index_cast %best#1 : index to i32
-    %ins = tensor.insert %bi32 into %acc[%b] : tensor<2xi32>
-    scf.yield %ins : tensor<2xi32>
-  }
-  %s0_am_u = tensor.cast %s0_am : tensor<2xi32> to tensor<*xi32>
+  // The model's argmax of each row (llm.argmax, written into output:argmax).
+  %s0_am_u = tensor.cast %s0#5 : tensor<?xi32> to tensor<*xi32>
   call @printMemrefI32(%s0_am_u) : (tensor<*xi32>) -> ()
 
   // Step 1, decode step 1: greedy ids [184, 209], position 5, kv_len 6
@@ -842,7 +829,10 @@ func.func @main() {
   %s1_idsd = tensor.cast %s1_ids : tensor<2x1xi32> to tensor<?x1xi32>
   %s1_posd = tensor.cast %s1_pos : tensor<2x1xi32> to tensor<?x1xi32>
   %s1_kvlen = arith.constant 6 : index
-  %s1:5 = call @decode_step(%s1_idsd, %s1_posd, %s1_kvlen, %w0, %w1, %w2, %w3, %w4, %w5, %w6, %w7, %w8, %w9, %w10, %w11, %w12, %w13, %w14, %w15, %w16, %w17, %w18, %w19, %w20, %s0#1, %s0#2, %s0#3, %s0#4) : (tensor<?x1xi32>, tensor<?x1xi32>, index, tensor<256x64xbf16>, tensor<64xbf16>, tensor<64x64xbf16>, tensor<32x64xbf16>, tensor<32x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>, tensor<176x64xbf16>, tensor<176x64xbf16>, tensor<64x176xbf16>, tensor<64xbf16>, tensor<64x64xbf16>, tensor<32x64xbf16>, tensor<32x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>, tensor<176x64xbf16>, tensor<176x64xbf16>, tensor<64x176xbf16>, tensor<64xbf16>, tensor<256x64xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>) -> (tensor<?x256xf32>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>)
+  // The model writes each sequence's greedy token here (output:argmax).
+  %s1_am_init = tensor.empty() : tensor<2xi32>
+  %s1_am_out = tensor.cast %s1_am_init : tensor<2xi32> to tensor<?xi32>
+  %s1:6 = call @decode_step(%s1_idsd, %s1_posd, %s1_kvlen, %w0, %w1, %w2, %w3, %w4, %w5, %w6, %w7, %w8, %w9, %w10, %w11, %w12, %w13, %w14, %w15, %w16, %w17, %w18, %w19, %w20, %s0#1, %s0#2, %s0#3, %s0#4, %s1_am_out) : (tensor<?x1xi32>, tensor<?x1xi32>, index, tensor<256x64xbf16>, tensor<64xbf16>, tensor<64x64xbf16>, tensor<32x64xbf16>, tensor<32x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>, tensor<176x64xbf16>, tensor<176x64xbf16>, tensor<64x176xbf16>, tensor<64xbf16>, tensor<64x64xbf16>, tensor<32x64xbf16>, tensor<32x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>, tensor<176x64xbf16>, tensor<176x64xbf16>, tensor<64x176xbf16>, tensor<64xbf16>, tensor<256x64xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?xi32>) -> (tensor<?x256xf32>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?xi32>)
   %s1_lg = tensor.cast %s1#0 : tensor<?x256xf32> to tensor<2x256xf32>
   // The first 32 logits of each sequence.
   %s1_cols = tensor.extract_slice %s1_lg[0, 0] [2, 32] [1, 1] : tensor<2x256xf32> to tensor<2x32xf32>
@@ -856,22 +846,8 @@ func.func @main() {
   %s1_g = tensor.from_elements %s1_g0, %s1_g1 : tensor<2xf32>
   %s1_g_u = tensor.cast %s1_g : tensor<2xf32> to tensor<*xf32>
   call @printMemrefF32(%s1_g_u) : (tensor<*xf32>) -> ()
-  // The argmax of each row (first maximum), computed here.
-  %s1_am_init = tensor.empty() : tensor<2xi32>
-  %s1_am = scf.for %b = %c0 to %cB step %c1 iter_args(%acc = %s1_am_init) -> (tensor<2xi32>) {
-    %first = tensor.extract %s1_lg[%b, %c0] : tensor<2x256xf32>
-    %best:2 = scf.for %j = %c1 to %cV step %c1 iter_args(%bv = %first, %bi = %c0) -> (f32, index) {
-      %x = tensor.extract %s1_lg[%b, %j] : tensor<2x256xf32>
-      %gt = arith.cmpf ogt, %x, %bv : f32
-      %nv = arith.select %gt, %x, %bv : f32
-      %ni = arith.select %gt, %j, %bi : index
-      scf.yield %nv, %ni : f32, index
-    }
-    %bi32 = arith.index_cast %best#1 : index to i32
-    %ins = tensor.insert %bi32 into %acc[%b] : tensor<2xi32>
-    scf.yield %ins : tensor<2xi32>
-  }
-  %s1_am_u = tensor.cast %s1_am : tensor<2xi32> to tensor<*xi32>
+  // The model's argmax of each row (llm.argmax, written into output:argmax).
+  %s1_am_u = tensor.cast %s1#5 : tensor<?xi32> to tensor<*xi32>
   call @printMemrefI32(%s1_am_u) : (tensor<*xi32>) -> ()
 
   // Step 2, decode step 2: greedy ids [182, 112], position 6, kv_len 7
@@ -880,7 +856,10 @@ func.func @main() {
   %s2_idsd = tensor.cast %s2_ids : tensor<2x1xi32> to tensor<?x1xi32>
   %s2_posd = tensor.cast %s2_pos : tensor<2x1xi32> to tensor<?x1xi32>
   %s2_kvlen = arith.constant 7 : index
-  %s2:5 = call @decode_step(%s2_idsd, %s2_posd, %s2_kvlen, %w0, %w1, %w2, %w3, %w4, %w5, %w6, %w7, %w8, %w9, %w10, %w11, %w12, %w13, %w14, %w15, %w16, %w17, %w18, %w19, %w20, %s1#1, %s1#2, %s1#3, %s1#4) : (tensor<?x1xi32>, tensor<?x1xi32>, index, tensor<256x64xbf16>, tensor<64xbf16>, tensor<64x64xbf16>, tensor<32x64xbf16>, tensor<32x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>, tensor<176x64xbf16>, tensor<176x64xbf16>, tensor<64x176xbf16>, tensor<64xbf16>, tensor<64x64xbf16>, tensor<32x64xbf16>, tensor<32x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>, tensor<176x64xbf16>, tensor<176x64xbf16>, tensor<64x176xbf16>, tensor<64xbf16>, tensor<256x64xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>) -> (tensor<?x256xf32>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>)
+  // The model writes each sequence's greedy token here (output:argmax).
+  %s2_am_init = tensor.empty() : tensor<2xi32>
+  %s2_am_out = tensor.cast %s2_am_init : tensor<2xi32> to tensor<?xi32>
+  %s2:6 = call @decode_step(%s2_idsd, %s2_posd, %s2_kvlen, %w0, %w1, %w2, %w3, %w4, %w5, %w6, %w7, %w8, %w9, %w10, %w11, %w12, %w13, %w14, %w15, %w16, %w17, %w18, %w19, %w20, %s1#1, %s1#2, %s1#3, %s1#4, %s2_am_out) : (tensor<?x1xi32>, tensor<?x1xi32>, index, tensor<256x64xbf16>, tensor<64xbf16>, tensor<64x64xbf16>, tensor<32x64xbf16>, tensor<32x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>, tensor<176x64xbf16>, tensor<176x64xbf16>, tensor<64x176xbf16>, tensor<64xbf16>, tensor<64x64xbf16>, tensor<32x64xbf16>, tensor<32x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16>, tensor<176x64xbf16>, tensor<176x64xbf16>, tensor<64x176xbf16>, tensor<64xbf16>, tensor<256x64xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?xi32>) -> (tensor<?x256xf32>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?x?x2x16xbf16>, tensor<?xi32>)
   %s2_lg = tensor.cast %s2#0 : tensor<?x256xf32> to tensor<2x256xf32>
   // The first 32 logits of each sequence.
   %s2_cols = tensor.extract_slice %s2_lg[0, 0] [2, 32] [1, 1] : tensor<2x256xf32> to tensor<2x32xf32>
@@ -894,22 +873,8 @@ func.func @main() {
   %s2_g = tensor.from_elements %s2_g0, %s2_g1 : tensor<2xf32>
   %s2_g_u = tensor.cast %s2_g : tensor<2xf32> to tensor<*xf32>
   call @printMemrefF32(%s2_g_u) : (tensor<*xf32>) -> ()
-  // The argmax of each row (first maximum), computed here.
-  %s2_am_init = tensor.empty() : tensor<2xi32>
-  %s2_am = scf.for %b = %c0 to %cB step %c1 iter_args(%acc = %s2_am_init) -> (tensor<2xi32>) {
-    %first = tensor.extract %s2_lg[%b, %c0] : tensor<2x256xf32>
-    %best:2 = scf.for %j = %c1 to %cV step %c1 iter_args(%bv = %first, %bi = %c0) -> (f32, index) {
-      %x = tensor.extract %s2_lg[%b, %j] : tensor<2x256xf32>
-      %gt = arith.cmpf ogt, %x, %bv : f32
-      %nv = arith.select %gt, %x, %bv : f32
-      %ni = arith.select %gt, %j, %bi : index
-      scf.yield %nv, %ni : f32, index
-    }
-    %bi32 = arith.index_cast %best#1 : index to i32
-    %ins = tensor.insert %bi32 into %acc[%b] : tensor<2xi32>
-    scf.yield %ins : tensor<2xi32>
-  }
-  %s2_am_u = tensor.cast %s2_am : tensor<2xi32> to tensor<*xi32>
+  // The model's argmax of each row (llm.argmax, written into output:argmax).
+  %s2_am_u = tensor.cast %s2#5 : tensor<?xi32> to tensor<*xi32>
   call @printMemrefI32(%s2_am_u) : (tensor<*xi32>) -> ()
 
   // Cache K of layer 1 after the last step, KV head 1, rows 0..7, dims 0..3
@@ -945,7 +910,7 @@ func.func @main() {
 // step 0: logits at the reference's greedy tokens [184, 209]
 // CHECK: rank = 1 offset = {{[0-9]+}} sizes = [2] strides = {{.*}} data =
 // CHECK-NEXT: {{^ *\[}}{{(2\.[6-8][0-9]*)}}, {{(3\.[5-7][0-9]*)}}{{\] *$}}
-// step 0: argmax computed in MLIR == reference greedy tokens
+// step 0: the model's argmax (llm.argmax) == reference greedy tokens
 // CHECK: rank = 1 offset = {{[0-9]+}} sizes = [2] strides = {{.*}} data =
 // CHECK-NEXT: {{^ *\[}}{{184}}, {{209}}{{\] *$}}
 // step 1 (decode_step): logits[:, 0:32]
@@ -955,7 +920,7 @@ func.func @main() {
 // step 1: logits at the reference's greedy tokens [182, 112]
 // CHECK: rank = 1 offset = {{[0-9]+}} sizes = [2] strides = {{.*}} data =
 // CHECK-NEXT: {{^ *\[}}{{(3\.[2-4][0-9]*)}}, {{(3\.[1-3][0-9]*)}}{{\] *$}}
-// step 1: argmax computed in MLIR == reference greedy tokens
+// step 1: the model's argmax (llm.argmax) == reference greedy tokens
 // CHECK: rank = 1 offset = {{[0-9]+}} sizes = [2] strides = {{.*}} data =
 // CHECK-NEXT: {{^ *\[}}{{182}}, {{112}}{{\] *$}}
 // step 2 (decode_step): logits[:, 0:32]
@@ -965,7 +930,7 @@ func.func @main() {
 // step 2: logits at the reference's greedy tokens [11, 114]
 // CHECK: rank = 1 offset = {{[0-9]+}} sizes = [2] strides = {{.*}} data =
 // CHECK-NEXT: {{^ *\[}}{{(3\.[1-3][0-9]*)}}, {{(3\.[4-6][0-9]*)}}{{\] *$}}
-// step 2: argmax computed in MLIR == reference greedy tokens
+// step 2: the model's argmax (llm.argmax) == reference greedy tokens
 // CHECK: rank = 1 offset = {{[0-9]+}} sizes = [2] strides = {{.*}} data =
 // CHECK-NEXT: {{^ *\[}}{{11}}, {{114}}{{\] *$}}
 // cache K of layer 1, KV head 1, rows 0..7 (row 7 never written: 0), dims 0..3

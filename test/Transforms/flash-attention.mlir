@@ -1,6 +1,8 @@
 // RUN: kiln-opt %s --split-input-file --kiln-flash-attention="key-tile=64" | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-flash-attention="key-tile=64" --kiln-convert-llm-to-linalg --canonicalize --cse --kiln-cuda-tile | FileCheck %s --check-prefix=TILE
 // RUN: kiln-opt %s --split-input-file --kiln-flash-attention="key-tile=64" --kiln-convert-llm-to-linalg --canonicalize --cse --kiln-cuda-tile --kiln-cuda-to-ptx | FileCheck %s --check-prefix=PTX
+// RUN: kiln-opt %s --split-input-file --kiln-flash-attention="rows-per-block=32" --kiln-convert-llm-to-linalg --canonicalize --cse --kiln-cuda-tile | FileCheck %s --check-prefix=ROWS32
+// RUN: kiln-opt %s --split-input-file --kiln-flash-attention="rows-per-block=32" --kiln-convert-llm-to-linalg --canonicalize --cse --kiln-cuda-tile --kiln-cuda-to-ptx | FileCheck %s --check-prefix=ROWS32PTX
 
 // Prefill (dynamic query length), 4 query heads on 2 KV heads (group 2):
 // blocks of 16 rows = 8 query positions x 2 heads, one split of the keys.
@@ -72,6 +74,23 @@
 // One kernel with the block's tiles in shared memory and barriers between
 // its steps, then the combine kernels (the row maximum and the weight sum
 // share one).
+// The softmax's row maximum and row sum over a key tile of 32 are split
+// across the 32 lanes of a warp (each lane: its key, all rows) into [rows,
+// 32] partials, also with 32 rows per block (16 queries x 2 heads); the
+// merges become butterflies of warp shuffles, 4 warps of 8 rows each.
+// ROWS32-LABEL: func.func @prefill
+// ROWS32:         scf.for
+// ROWS32:           scf.forall (%{{.*}}) in (32) shared_outs(%{{.*}}) -> (tensor<32x32xf32>)
+// ROWS32:             linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]
+// ROWS32:             arith.maximumf
+// ROWS32:           } {mapping = [#gpu.thread<x>]}
+// ROWS32:           scf.forall (%{{.*}}) in (32) shared_outs(%{{.*}}) -> (tensor<32xf32>)
+// ROWS32:             arith.maximumf
+// ROWS32PTX-LABEL: func.func @prefill
+// ROWS32PTX:       gpu.binary @prefill_kernel
+// ROWS32PTX-SAME:    shfl.sync.bfly.b32
+// ROWS32PTX-SAME:    max.NaN.f32
+
 // PTX-LABEL: func.func @prefill
 // PTX-COUNT-3: gpu.launch_func
 // PTX-NOT:     gpu.launch_func

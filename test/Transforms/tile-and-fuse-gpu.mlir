@@ -98,3 +98,64 @@ func.func @two_dims(%a: tensor<8x64xf32>) -> tensor<8x64xf32> {
       ins(%a, %a : tensor<8x64xf32>, tensor<8x64xf32>) outs(%a : tensor<8x64xf32>) -> tensor<8x64xf32>
   return %0 : tensor<8x64xf32>
 }
+
+// A reduction whose body reads its position (an argmax's index search),
+// split across a warp: upstream splitReduction turns the vocabulary loop
+// into (chunk, lane) but keeps the body, so its linalg.index is rewritten
+// to the original position, chunk * 32 + lane (the lane being the thread).
+// THREAD-LABEL: func.func @first_index_of_max
+// THREAD:         scf.forall (%[[LANE:.*]]) in (32) shared_outs
+// THREAD:           linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]
+// THREAD:             %[[CHUNK:.*]] = linalg.index 1 : index
+// THREAD:             %[[SCALED:.*]] = arith.muli %[[CHUNK]], %c32 : index
+// THREAD:             %[[POS:.*]] = arith.addi %[[SCALED]], %[[LANE]] : index
+// THREAD:             arith.index_cast %[[POS]] : index to i32
+// THREAD:           } {mapping = [#gpu.thread<x>]}
+// THREAD:         scf.forall (%{{.*}}) in (1)
+// THREAD:           arith.minsi
+func.func @first_index_of_max(%l: tensor<1x256xf32>, %m: tensor<1xf32>) -> tensor<1xi32> {
+  %none = arith.constant 256 : i32
+  %e = tensor.empty() : tensor<1xi32>
+  %init = linalg.fill ins(%none : i32) outs(%e : tensor<1xi32>) -> tensor<1xi32>
+  %r = linalg.generic {indexing_maps = [affine_map<(b, v) -> (b, v)>, affine_map<(b, v) -> (b)>, affine_map<(b, v) -> (b)>], iterator_types = ["parallel", "reduction"]}
+      ins(%l, %m : tensor<1x256xf32>, tensor<1xf32>) outs(%init : tensor<1xi32>)
+      attrs = {llm.lowering_config = #llm.lowering_config<distribute = [1, 0], vector = [], threads = [0, 32]>} {
+  ^bb0(%x: f32, %max: f32, %acc: i32):
+    %eq = arith.cmpf oeq, %x, %max : f32
+    %v = linalg.index 1 : index
+    %vi = arith.index_cast %v : index to i32
+    %c = arith.select %eq, %vi, %none : i32
+    %min = arith.minsi %c, %acc : i32
+    linalg.yield %min : i32
+  } -> tensor<1xi32>
+  return %r : tensor<1xi32>
+}
+
+// A split whose other parallel loop has as many elements as there are
+// lanes (32 rows of a flash-attention tile): the lanes are the loop after
+// the reduction, the rows stay whole in each lane. A linalg.index of a
+// loop after the reduction moves up by one (the lanes come in between).
+// THREAD-LABEL: func.func @rows_as_wide_as_a_warp
+// THREAD:         scf.forall (%[[LANE:.*]]) in (32) shared_outs
+// THREAD:           linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel", "parallel"]
+// THREAD-SAME:        ins(%{{.*}} : tensor<32x2x1x4xf32>)
+// THREAD:             linalg.index 3 : index
+// THREAD:           } -> tensor<32x4x1xf32>
+// THREAD:         } {mapping = [#gpu.thread<x>]}
+func.func @rows_as_wide_as_a_warp(%s: tensor<32x64x4xf32>) -> tensor<32x4xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<32x4xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<32x4xf32>) -> tensor<32x4xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(r, t, c) -> (r, t, c)>, affine_map<(r, t, c) -> (r, c)>], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%s : tensor<32x64x4xf32>) outs(%init : tensor<32x4xf32>)
+      attrs = {llm.lowering_config = #llm.lowering_config<distribute = [32, 0, 4], vector = [], threads = [0, 32, 0]>} {
+  ^bb0(%x: f32, %acc: f32):
+    %c = linalg.index 2 : index
+    %ci = arith.index_cast %c : index to i32
+    %cf = arith.sitofp %ci : i32 to f32
+    %v = arith.mulf %x, %cf : f32
+    %sum = arith.addf %v, %acc : f32
+    linalg.yield %sum : f32
+  } -> tensor<32x4xf32>
+  return %r : tensor<32x4xf32>
+}

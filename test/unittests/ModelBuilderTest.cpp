@@ -39,10 +39,19 @@ TEST(ModelBuilder, TinyModelHasPrefillAndDecodeEntries) {
   ASSERT_TRUE(prefill);
   ASSERT_TRUE(decode);
   // ids, positions, kv_len, embedding, 9 weights per layer, final norm,
-  // lm_head, two caches per layer.
-  unsigned expectedArgs = 3 + 1 + 9 * cfg.numLayers + 1 + 1 + 2 * cfg.numLayers;
+  // lm_head, two caches per layer, the argmax output.
+  unsigned expectedArgs =
+      3 + 1 + 9 * cfg.numLayers + 1 + 1 + 2 * cfg.numLayers + 1;
   EXPECT_EQ(prefill.getNumArguments(), expectedArgs);
-  EXPECT_EQ(prefill.getNumResults(), 1u + 2 * cfg.numLayers);
+  EXPECT_EQ(prefill.getNumResults(), 1u + 2 * cfg.numLayers + 1);
+  // The greedy token is written into the last argument, [batch] i32.
+  EXPECT_EQ(
+      prefill.getArgAttrOfType<StringAttr>(expectedArgs - 1, kBindingAttrName)
+          .getValue(),
+      "output:argmax");
+  EXPECT_EQ(prefill.getArgumentTypes().back(),
+            RankedTensorType::get({ShapedType::kDynamic},
+                                  IntegerType::get(&ctx, 32)));
   // The decode step has a static sequence length of 1.
   auto ids = cast<RankedTensorType>(decode.getArgumentTypes()[0]);
   EXPECT_EQ(ids.getDimSize(1), 1);
@@ -74,7 +83,8 @@ TEST(ModelBuilder, TiedEmbeddingsAndBiasChangeTheSignature) {
   auto module = buildDecoderModule(ctx, cfg);
   ASSERT_TRUE(bool(module)) << llvm::toString(module.takeError());
   auto prefill = (*module)->lookupSymbol<func::FuncOp>(kPrefillFuncName);
-  unsigned expectedArgs = 3 + 1 + 12 * cfg.numLayers + 1 + 2 * cfg.numLayers;
+  unsigned expectedArgs =
+      3 + 1 + 12 * cfg.numLayers + 1 + 2 * cfg.numLayers + 1;
   EXPECT_EQ(prefill.getNumArguments(), expectedArgs);
   bool sawWindow = false;
   module->get()->walk([&](llm::AttentionOp op) {

@@ -365,7 +365,8 @@ int main(int argc, char **argv) {
       if (auto binding =
               prefill.getArgAttrOfType<StringAttr>(i, kBindingAttrName))
         numWeights += !binding.getValue().starts_with("input:") &&
-                      !binding.getValue().starts_with("kv_cache:");
+                      !binding.getValue().starts_with("kv_cache:") &&
+                      !binding.getValue().starts_with("output:");
   std::optional<llvm::json::Object> manifest;
   if (emitOpt == Emit::Artifact) {
     // The CUDA target's description is complete once its kernels exist.

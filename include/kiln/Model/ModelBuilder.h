@@ -25,9 +25,12 @@ constexpr llvm::StringLiteral kEntryAttrName = "llm.entry";
 /// private layer function once per layer. Both entries take
 ///   ids [batch, seq] i32, positions [batch, seq] i32, kv_len (index),
 ///   the weights (named by `llm.binding`), then per layer a K and a V cache
-///   [batch, max_context, kv_heads, head_dim],
-/// and return the f32 logits [batch, vocab] of the last token and the
-/// updated caches. Batch, sequence and context lengths are dynamic.
+///   [batch, max_context, kv_heads, head_dim], then `output:argmax`
+///   [batch] i32 (written in place with the greedy token of each sequence,
+///   llm.argmax of the logits),
+/// and return the f32 logits [batch, vocab] of the last token, the updated
+/// caches and the written argmax. Batch, sequence and context lengths are
+/// dynamic.
 llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 buildDecoderModule(mlir::MLIRContext &context, const ModelConfig &config);
 

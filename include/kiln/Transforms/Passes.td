@@ -187,16 +187,20 @@ def GpuWarpReduce : Pass<"kiln-gpu-warp-reduce"> {
   let description = [{
     GPU, after bufferization and before `kiln-gpu-launch`. A reduction that
     `kiln-tile-and-fuse{level=thread}` split across the 32 lanes of a warp
-    (decode GEMVs, RMSNorm's row sums) leaves a one-thread `#gpu.thread`
-    forall that adds the 32 partials (a `[.., 32]` shared buffer) in order,
-    after an optional fill of the output. Such a forall (a generic with one
+    (decode GEMVs, RMSNorm's row sums, llm.argmax, the softmax's row maximum
+    and sum in flash attention) leaves a `#gpu.thread` forall of one thread
+    per row that combines the row's 32 partials (a `[.., 32]` shared
+    buffer) in order, after an optional fill of the output. Such a forall
+    (views of the row's partials and output, then a generic with one
     reduction loop of 32, every other loop of 1, and a body that is one
     commutative combiner of f32 or i32: addf, maximumf, minimumf, maxnumf,
-    minnumf, addi, max/min si/ui) becomes a 32-lane forall: lane l loads
-    partial l, five `gpu.shuffle xor` steps (16, 8, 4, 2, 1) leave the
-    total in every lane, and lane 0 combines it with the output's initial
-    value (the fill's, or the output's own) and stores it. Other foralls are
-    left alone. See docs/passes/gpu-warp-reduce.md.
+    minnumf, addi, max/min si/ui) becomes a forall of W warps (W = min(rows,
+    4)); warp w takes rows w, w + W, ...: lane l loads partial l, five
+    `gpu.shuffle xor` steps (16, 8, 4, 2, 1) leave the total in every lane,
+    and lane 0 combines it with the output's initial value (the fill's, or
+    the output's own) and stores it. Several rows must each read and write
+    views computed from the row index. Other foralls are left alone. See
+    docs/passes/gpu-warp-reduce.md.
   }];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect",

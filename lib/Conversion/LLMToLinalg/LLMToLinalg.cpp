@@ -16,6 +16,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <limits>
+
 namespace kiln {
 #define GEN_PASS_DEF_CONVERTLLMTOLINALG
 #include "kiln/Conversion/Passes.h.inc"
@@ -623,6 +625,54 @@ struct LogitsLowering : OpConversionPattern<llm::LogitsOp> {
   }
 };
 
+/// Two reductions, neither carrying an index pair, so that each splits
+/// across threads and merges with one commutative combiner (warp shuffles
+/// on the GPU): the row maximum (`maximumf`, which propagates NaN), then the
+/// lowest index holding it (`minsi` over `logit == max ? v : vocab`). A row
+/// with a NaN matches nowhere and keeps `vocab`.
+struct ArgmaxLowering : OpConversionPattern<llm::ArgmaxOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(llm::ArgmaxOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value logits = adaptor.getLogits();
+    int64_t vocab = tensorType(logits).getDimSize(1);
+    SmallVector<OpFoldResult> rows = {
+        tensor::getMixedSize(rewriter, loc, logits, 0)};
+    AffineMap all = dimsMap(ctx, 2, {0, 1}), row = dimsMap(ctx, 2, {0});
+    Value maxInit = filledTensor(
+        rewriter, loc, rows, rewriter.getF32Type(),
+        rewriter.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+    Value rowMax = makeGeneric(
+        rewriter, loc, logits, maxInit, {all, row}, {kPar, kRed},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          return arith::MaximumFOp::create(b, l, args[0], args[1]).getResult();
+        });
+    Value firstInit =
+        filledTensor(rewriter, loc, rows, rewriter.getI32Type(),
+                     rewriter.getI32IntegerAttr(static_cast<int32_t>(vocab)));
+    Value first = makeGeneric(
+        rewriter, loc, ValueRange{logits, rowMax}, firstInit, {all, row, row},
+        {kPar, kRed}, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value isMax = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ,
+                                              args[0], args[1]);
+          Value v = arith::IndexCastOp::create(
+              b, l, b.getI32Type(), linalg::IndexOp::create(b, l, 1));
+          Value none = arith::ConstantOp::create(
+              b, l, b.getI32IntegerAttr(static_cast<int32_t>(vocab)));
+          Value candidate = arith::SelectOp::create(b, l, isMax, v, none);
+          return arith::MinSIOp::create(b, l, candidate, args[2]).getResult();
+        });
+    if (first.getType() != op.getResult().getType())
+      first = tensor::CastOp::create(rewriter, loc, op.getResult().getType(),
+                                     first);
+    rewriter.replaceOp(op, first);
+    return success();
+  }
+};
+
 struct ConvertLLMToLinalgPass final
     : kiln::impl::ConvertLLMToLinalgBase<ConvertLLMToLinalgPass> {
   void runOnOperation() override {
@@ -655,5 +705,6 @@ struct ConvertLLMToLinalgPass final
 void kiln::populateLLMToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<EmbeddingLowering, RMSNormLowering, LinearLowering, RopeLowering,
                AttentionLowering, KVCacheWriteLowering, SiluMulLowering,
-               AddLowering, LogitsLowering>(patterns.getContext());
+               AddLowering, LogitsLowering, ArgmaxLowering>(
+      patterns.getContext());
 }

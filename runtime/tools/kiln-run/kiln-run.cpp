@@ -56,6 +56,30 @@ double seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+/// The token after the last step. Greedy decoding takes the model's own
+/// argmax (llm.argmax: a GPU copies back 4 bytes, not the logits); when the
+/// logits are wanted too (--logits-out), they are copied and the model's
+/// argmax must equal theirs, a check of the compiled argmax on every token.
+/// Sampling draws from the logits.
+int32_t nextToken(ModelSession &session, Sampler &sampler,
+                  std::vector<float> *logitsLog) {
+  bool greedy = sampler.options().greedy && session.argmaxOnTarget();
+  const float *logits = logitsLog || !greedy ? session.logits() : nullptr;
+  if (logitsLog)
+    logitsLog->insert(logitsLog->end(), logits, logits + sampler.vocabSize());
+  if (!greedy)
+    return static_cast<int32_t>(sampler.sample(logits));
+  int32_t id = session.greedyToken();
+  if (logits) {
+    int64_t host = argmaxOf(logits, sampler.vocabSize());
+    if (host != id)
+      throw Error("the model's argmax (token " + std::to_string(id) +
+                  ") differs from the argmax of its logits (token " +
+                  std::to_string(host) + ")");
+  }
+  return id;
+}
+
 /// Streams the text of generated tokens to stdout: prints what is new once
 /// the text no longer ends in an incomplete UTF-8 sequence (decoded as
 /// U+FFFD), so multi-byte characters split across tokens print whole. With
@@ -194,15 +218,14 @@ int runChat(const RunOptions &o, LoadedModel &model,
     // Keep the cached prefix; at least one token is prefilled for logits.
     size_t keep = std::min(commonPrefix(cached, ids), ids.size() - 1);
     session->rewind(static_cast<int64_t>(keep));
-    const float *logits =
-        session->prefill(std::vector<int32_t>(ids.begin() + keep, ids.end()));
+    session->prefillStep(std::vector<int32_t>(ids.begin() + keep, ids.end()));
     cached = ids;
 
     std::vector<int32_t> reply;
     TextStream stream(tokenizer);
     Clock::time_point tFirst = Clock::now();
     while (true) {
-      int32_t id = static_cast<int32_t>(sampler.sample(logits));
+      int32_t id = nextToken(*session, sampler, nullptr);
       if (std::find(stopIds.begin(), stopIds.end(), id) != stopIds.end())
         break;
       reply.push_back(id);
@@ -210,7 +233,7 @@ int runChat(const RunOptions &o, LoadedModel &model,
       if (static_cast<int64_t>(reply.size()) >= o.maxNewTokens ||
           session->position() >= maxContext)
         break;
-      logits = session->decode(id);
+      session->decodeStep(id);
       cached.push_back(id);
       ++decodeSteps;
     }
@@ -310,12 +333,11 @@ int run(int argc, char **argv) {
     logitsLog.reserve(o.maxNewTokens * m.model.vocabSize);
 
   Clock::time_point tStart = Clock::now();
-  const float *logits = session->prefill(o.promptIds);
+  session->prefillStep(o.promptIds);
   Clock::time_point tPrefill = Clock::now();
-  auto take = [&](const float *l) {
-    if (!o.logitsOut.empty())
-      logitsLog.insert(logitsLog.end(), l, l + m.model.vocabSize);
-    int32_t id = static_cast<int32_t>(sampler.sample(l));
+  auto take = [&] {
+    int32_t id = nextToken(*session, sampler,
+                           o.logitsOut.empty() ? nullptr : &logitsLog);
     generated.push_back(id);
     return id;
   };
@@ -323,14 +345,15 @@ int run(int argc, char **argv) {
   std::optional<TextStream> stream;
   if (tokenizer)
     stream.emplace(*tokenizer, o.promptIds);
-  int32_t id = take(logits);
+  int32_t id = take();
   if (stream)
     stream->update(generated, /*final=*/false);
   Clock::time_point tFirst = Clock::now();
   for (int64_t step = 1; step < o.maxNewTokens; ++step) {
     if (stopAtEos && isEos(id))
       break;
-    id = take(session->decode(id));
+    session->decodeStep(id);
+    id = take();
     if (stream)
       stream->update(generated, /*final=*/false);
   }

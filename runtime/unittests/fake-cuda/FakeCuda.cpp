@@ -71,6 +71,8 @@ struct GraphExec {
 std::mutex mutex;
 std::map<uintptr_t, size_t> allocations; // base -> bytes
 uint64_t launches = 0;
+// Device-to-host traffic: greedy decoding should copy back only the argmax.
+uint64_t hostCopies = 0, hostCopyBytes = 0;
 
 void log(const std::string &line) {
   const char *path = std::getenv("KILN_FAKE_CUDA_LOG");
@@ -179,7 +181,9 @@ Result cuDevicePrimaryCtxRetain(void **ctx, int) {
 Result cuDevicePrimaryCtxRelease_v2(int) {
   std::lock_guard<std::mutex> lock(mutex);
   log("context released, " + std::to_string(allocations.size()) +
-      " allocations live, " + std::to_string(launches) + " kernels run");
+      " allocations live, " + std::to_string(launches) + " kernels run, " +
+      std::to_string(hostCopies) + " copies to the host, " +
+      std::to_string(hostCopyBytes) + " bytes");
   return kSuccess;
 }
 Result cuCtxSetCurrent(void *) { return kSuccess; }
@@ -288,6 +292,8 @@ Result cuMemcpyDtoH_v2(void *dst, uintptr_t src, size_t bytes) {
     return fail("cuMemcpyDtoH outside an allocation (" +
                 std::to_string(bytes) + " bytes)");
   std::memcpy(dst, reinterpret_cast<void *>(src), bytes);
+  ++hostCopies;
+  hostCopyBytes += bytes;
   return kSuccess;
 }
 Result cuMemcpyHtoDAsync_v2(uintptr_t dst, const void *src, size_t bytes,

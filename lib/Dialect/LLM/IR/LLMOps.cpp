@@ -10,6 +10,8 @@
 #include "mlir/IR/OpImplementation.h"
 
 #include <cmath>
+#include <limits>
+#include <string>
 
 using namespace mlir;
 using namespace kiln::llm;
@@ -282,6 +284,26 @@ LogicalResult LogitsOp::verify() {
       failed(expectSameElementType(op, getWeight(), "weight", getHidden(),
                                    "hidden")))
     return failure();
+  return success();
+}
+
+LogicalResult ArgmaxOp::verify() {
+  Operation *op = getOperation();
+  if (failed(expectRank(op, getLogits(), "logits", 2, "[batch, vocab]")) ||
+      failed(expectRank(op, getResult(), "result", 1, "[batch]")))
+    return failure();
+  auto l = tensorType(getLogits()), r = tensorType(getResult());
+  if (failed(expectSameSize(op, r.getDimSize(0), "result batch size",
+                            l.getDimSize(0), "logits batch size")))
+    return failure();
+  // The vocabulary size is the NaN marker, so it must be known and an i32.
+  int64_t vocab = l.getDimSize(1);
+  if (ShapedType::isDynamic(vocab) || vocab < 1 ||
+      vocab >= std::numeric_limits<int32_t>::max())
+    return op->emitOpError()
+           << "expects a static vocab size in [1, 2^31 - 1), got "
+           << (ShapedType::isDynamic(vocab) ? std::string("?")
+                                            : std::to_string(vocab));
   return success();
 }
 

@@ -5,7 +5,8 @@
 // GPU, else the PTX, which the driver compiles), uploads the weights, keeps
 // the KV cache and the workspace on the device, and runs each entry by its
 // launch plan (LaunchPlan): sizes evaluated for the call, one
-// cuLaunchKernel per launch on one stream, the logits copied back. The
+// cuLaunchKernel per launch on one stream, the model's argmax (4 bytes)
+// copied back, the logits only when asked for (logits()). The
 // decode step's workspace is allocated once, for the largest context; the
 // decode loop allocates nothing.
 //
@@ -49,9 +50,17 @@ public:
               bool cudaGraph = true, bool profileKernels = false);
   ~CudaSession() override;
 
-  const float *prefill(const std::vector<int32_t> &ids) override;
-  const float *decode(int32_t id) override;
-  void reset() override { position_ = 0; }
+  void prefillStep(const std::vector<int32_t> &ids) override;
+  void decodeStep(int32_t id) override;
+  /// Copies the last step's logits from the device (once per step).
+  const float *logits() override;
+  /// The model's `output:argmax`, copied with the step (4 bytes).
+  int32_t greedyToken() override;
+  bool argmaxOnTarget() const override { return hasArgmax_; }
+  void reset() override {
+    position_ = 0;
+    lastLogits_ = 0;
+  }
   void rewind(int64_t position) override;
   int64_t position() const override { return position_; }
   int64_t maxContext() const override { return maxContext_; }
@@ -82,7 +91,7 @@ private:
   std::vector<int64_t> symbolValues(const Entry &e, int64_t tokens) const;
   /// Grows `e`'s workspace buffers to the sizes of `symbols`.
   bool ensureWorkspace(Entry &e, const std::vector<int64_t> &symbols);
-  const float *run(Entry &e, const int32_t *ids, int64_t tokens);
+  void run(Entry &e, const int32_t *ids, int64_t tokens);
   /// Replays the decode step's graph (building it on the first call);
   /// false if it cannot be built, after which the caller launches.
   bool launchDecodeGraph(std::vector<LaunchPlan::Launch> &launches);
@@ -102,6 +111,10 @@ private:
   size_t kvBytes_ = 0;
   std::vector<int32_t> hostIds_, hostPositions_;
   std::vector<float> logits_;
+  cu::DevicePtr lastLogits_ = 0; // the last step's logits row on the device
+  bool logitsFetched_ = false;
+  int32_t argmax_ = 0;
+  bool hasArgmax_ = false;
   Entry prefill_, decode_;
   uint64_t decodeAllocations_ = 0;
   struct DecodeGraph {

@@ -31,6 +31,10 @@ struct SamplingOptions {
   void validate() const;
 };
 
+/// The lowest index of the largest of `n` logits (what greedy decoding
+/// picks). Throws Error if a logit is NaN.
+int64_t argmaxOf(const float *logits, int64_t n);
+
 class Sampler {
 public:
   /// Validates `options` and allocates scratch space for `vocabSize` logits.
@@ -45,8 +49,6 @@ public:
   int64_t vocabSize() const { return vocab; }
 
 private:
-  int64_t argmax(const float *logits) const;
-
   SamplingOptions opts;
   int64_t vocab;
   std::mt19937_64 rng;

@@ -13,6 +13,7 @@
 #define KILN_RUNTIME_SESSION_H
 
 #include "kiln/runtime/Artifact.h"
+#include "kiln/runtime/Error.h"
 #include "kiln/runtime/CpuKernels.h"
 #include "kiln/runtime/WeightStore.h"
 #include "kiln/runtime/Workspace.h"
@@ -72,20 +73,45 @@ private:
 };
 
 /// One sequence being generated, on either target: what kiln-run drives.
+/// A step (prefillStep, decodeStep) leaves its results where the target
+/// computed them; logits() and greedyToken() fetch what the caller needs,
+/// so that greedy decoding on a GPU copies 4 bytes per token, not the
+/// logits.
 class ModelSession {
 public:
   virtual ~ModelSession() = default;
-  /// Appends `ids` at the current position; returns the logits [vocab] of
-  /// the last one. Throws Error if an id is outside the vocabulary or the
-  /// tokens do not fit in the context.
-  virtual const float *prefill(const std::vector<int32_t> &ids) = 0;
-  /// Appends one token; returns its logits [vocab].
-  virtual const float *decode(int32_t id) = 0;
-  /// Forgets the sequence (the cache is simply overwritten later).
+  /// Appends `ids` at the current position. Throws Error if an id is
+  /// outside the vocabulary or the tokens do not fit in the context.
+  virtual void prefillStep(const std::vector<int32_t> &ids) = 0;
+  /// Appends one token.
+  virtual void decodeStep(int32_t id) = 0;
+  /// The logits [vocab] of the last token of the last step (valid until
+  /// the next step). Throws Error if no step ran since the session was
+  /// opened, reset or rewound.
+  virtual const float *logits() = 0;
+  /// The greedy token of the last step: the model's `output:argmax`
+  /// (llm.argmax, computed on the target), or the argmax of logits() for
+  /// an artifact without it. Throws Error if the logits held a NaN.
+  virtual int32_t greedyToken() = 0;
+  /// Whether greedyToken() comes from the model rather than the host.
+  virtual bool argmaxOnTarget() const = 0;
+  /// prefillStep, then the logits.
+  const float *prefill(const std::vector<int32_t> &ids) {
+    prefillStep(ids);
+    return logits();
+  }
+  /// decodeStep, then the logits.
+  const float *decode(int32_t id) {
+    decodeStep(id);
+    return logits();
+  }
+  /// Forgets the sequence (the cache is simply overwritten later), and the
+  /// last step's results.
   virtual void reset() = 0;
   /// Keeps the first `position` tokens of the sequence and forgets the rest,
   /// so that a chat turn re-uses the cached prefix it shares with the last
-  /// one. Throws Error unless 0 <= position <= position().
+  /// one (the last step's results are forgotten). Throws Error unless
+  /// 0 <= position <= position().
   virtual void rewind(int64_t position) = 0;
   virtual int64_t position() const = 0;
   virtual int64_t maxContext() const = 0;
@@ -99,6 +125,14 @@ public:
   virtual std::string profileReport() const { return {}; }
   /// One line for kiln-run's report: where the session runs and its memory.
   virtual std::string describe() const = 0;
+
+protected:
+  /// greedyToken() for a session whose last step (if `stepped`) left `id`
+  /// in `output:argmax`: checked (`vocab` marks a row with a NaN), or the
+  /// argmax of logits() when the artifact has no `output:argmax`.
+  int32_t greedyFrom(bool stepped, int32_t id, int64_t vocab);
+  /// The error for results asked for before any step.
+  static Error noStep(const std::string &what);
 };
 
 class Session final : public ModelSession {
@@ -108,9 +142,15 @@ public:
   /// be for the CPU target (CudaSession runs the CUDA one).
   Session(const LoadedModel &model, int64_t maxContext);
 
-  const float *prefill(const std::vector<int32_t> &ids) override;
-  const float *decode(int32_t id) override;
-  void reset() override { position_ = 0; }
+  void prefillStep(const std::vector<int32_t> &ids) override;
+  void decodeStep(int32_t id) override;
+  const float *logits() override;
+  int32_t greedyToken() override;
+  bool argmaxOnTarget() const override { return hasArgmax_; }
+  void reset() override {
+    position_ = 0;
+    stepped_ = false;
+  }
   void rewind(int64_t position) override;
 
   int64_t position() const override { return position_; }
@@ -126,7 +166,7 @@ public:
 
 private:
   struct Binding {
-    enum class Source { Ids, Positions, KvLen, Weight, Cache } source;
+    enum class Source { Ids, Positions, KvLen, Weight, Cache, Argmax } source;
     const ValueDesc *desc;
     const void *data = nullptr;
     size_t firstWord = 0;
@@ -142,7 +182,7 @@ private:
   PreparedEntry prepare(const std::string &name);
   void fillDescriptor(PreparedEntry &entry, const Binding &binding,
                       int64_t numTokens) const;
-  const float *run(PreparedEntry &entry, int64_t numTokens);
+  void run(PreparedEntry &entry, int64_t numTokens);
   void checkIds(const int32_t *ids, size_t n) const;
 
   const LoadedModel &model_;
@@ -152,6 +192,9 @@ private:
   std::vector<PageBuffer> caches_;
   std::vector<int32_t> ids_, positions_;
   std::vector<float> logits_;
+  std::vector<int32_t> argmax_; // output:argmax, [batch]
+  bool hasArgmax_ = false;
+  bool stepped_ = false; // logits_ and argmax_ hold a step's results
   WorkspacePool pool_;
   PreparedEntry prefill_, decode_;
   uint64_t decodeGrowth_ = 0;

@@ -127,4 +127,18 @@ def LLM_LogitsOp : LLM_Op<"logits"> {
   let results = (outs RankedTensorOf<[F32]>:$result);
 }
 
+def LLM_ArgmaxOp : LLM_Op<"argmax"> {
+  let summary = "Greedy next token: the index of the largest logit per row";
+  let description = [{
+    For f32 `logits` `[batch, vocab]`, `result[b]` (i32) is the lowest index
+    `v` with `logits[b, v]` equal to the row's maximum, so ties go to the
+    lowest token id (as the runtime's sampler breaks them). A row holding a
+    NaN has no maximum: its result is `vocab`, an id outside the
+    vocabulary, which the runtime reports as an error. Computing it with the
+    model lets a GPU return 4 bytes per sequence instead of the logits.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$logits);
+  let results = (outs RankedTensorOf<[I32]>:$result);
+}
+
 #endif // KILN_DIALECT_LLM_IR_LLMOPS_TD
