@@ -54,6 +54,14 @@ void kiln::registerKilnPassesAndPipelines() {
       "kiln-cuda-tile",
       "GPU stage 2: GPU lowering configs, thread blocks and threads",
       buildCudaTilePipeline);
+  PassPipelineRegistration<>(
+      "kiln-gpu-tiling-on-cpu-bufferize",
+      "Test aid: after kiln-cuda-tile, bufferize the GPU tiling to run it "
+      "as CPU loops (2 pipeline stages, synchronous copies; then "
+      "kiln-cpu-to-llvm)",
+      [](OpPassManager &pm) {
+        buildGpuTilingOnCpuBufferizePipeline(pm, /*pipelineStages=*/2);
+      });
   PassPipelineRegistration<CudaTargetOptions>(
       "kiln-cuda-to-ptx",
       "GPU stages 3-4: bufferize, gpu.launch, outline, NVVM, PTX",
