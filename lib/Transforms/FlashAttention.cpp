@@ -26,6 +26,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Dialect/LLM/IR/LLMOps.h"
+#include "kiln/Transforms/BuilderUtils.h"
 #include "kiln/Transforms/LoweringConfig.h"
 #include "kiln/Transforms/Passes.h"
 
@@ -54,25 +55,8 @@ constexpr IteratorType kPar = IteratorType::parallel;
 constexpr IteratorType kRed = IteratorType::reduction;
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-AffineMap dimsMap(MLIRContext *ctx, unsigned numDims, ArrayRef<unsigned> dims) {
-  SmallVector<AffineExpr> exprs;
-  for (unsigned d : dims)
-    exprs.push_back(getAffineDimExpr(d, ctx));
-  return AffineMap::get(numDims, 0, exprs, ctx);
-}
-
-Value f32Const(OpBuilder &b, Location loc, double value) {
-  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
-}
-
 Value indexConst(OpBuilder &b, Location loc, int64_t value) {
   return arith::ConstantIndexOp::create(b, loc, value);
-}
-
-Value toF32(OpBuilder &b, Location loc, Value v) {
-  if (v.getType().isF32())
-    return v;
-  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
 }
 
 Value toIndex(OpBuilder &b, Location loc, Value v) {

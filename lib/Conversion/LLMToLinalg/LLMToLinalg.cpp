@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "kiln/Conversion/Passes.h"
 #include "kiln/Dialect/LLM/IR/LLMOps.h"
+#include "kiln/Transforms/BuilderUtils.h"
 #include "kiln/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -53,12 +54,6 @@ Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
   return linalg::FillOp::create(b, loc, cst, empty).getResult(0);
 }
 
-Value toF32(OpBuilder &b, Location loc, Value v) {
-  if (v.getType().isF32())
-    return v;
-  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
-}
-
 Value fromF32(OpBuilder &b, Location loc, Value v, Type type) {
   if (type.isF32())
     return v;
@@ -77,18 +72,6 @@ Value clampIndex(OpBuilder &b, Location loc, Value index, Value size) {
   Value last = arith::SubIOp::create(b, loc, size, one);
   Value atLeastZero = arith::MaxSIOp::create(b, loc, index, zero);
   return arith::MinSIOp::create(b, loc, atLeastZero, last);
-}
-
-Value f32Const(OpBuilder &b, Location loc, double value) {
-  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
-}
-
-/// Affine map over `numDims` loops selecting `dims`.
-AffineMap dimsMap(MLIRContext *ctx, unsigned numDims, ArrayRef<unsigned> dims) {
-  SmallVector<AffineExpr> exprs;
-  for (unsigned d : dims)
-    exprs.push_back(getAffineDimExpr(d, ctx));
-  return AffineMap::get(numDims, 0, exprs, ctx);
 }
 
 /// Creates a linalg.generic with one result.
