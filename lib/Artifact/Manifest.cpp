@@ -94,8 +94,7 @@ kiln::buildManifest(ModuleOp llmModule, const ModelConfig &config,
       if (!desc)
         return desc.takeError();
       llvm::StringRef name = binding.getValue();
-      if (!name.starts_with("input:") && !name.starts_with("kv_cache:") &&
-          !name.starts_with("output:") && seenWeights.insert(name).second)
+      if (isWeightBinding(name) && seenWeights.insert(name).second)
         weights.push_back(llvm::json::Object{{"name", name},
                                              {"dtype", (*desc)["dtype"]},
                                              {"shape", (*desc)["shape"]}});

@@ -92,10 +92,9 @@ std::optional<WarpMerge> matchWarpMerge(scf::ForallOp forall) {
       merge.fill = fill;
       continue;
     }
-    // Views of the row's partials and output are recomputed per row.
-    if (isa<memref::SubViewOp, memref::ExpandShapeOp, memref::CollapseShapeOp>(
-            op) ||
-        isPure(&op)) {
+    // Views of the row's partials and output (subviews, reshapes: all
+    // pure) and index arithmetic are recomputed per row.
+    if (isPure(&op)) {
       if (merge.generic)
         return std::nullopt;
       continue;

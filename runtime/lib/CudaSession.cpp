@@ -376,7 +376,6 @@ void CudaSession::run(Entry &e, const int32_t *ids, int64_t tokens) {
     throw Error("launch plan '" + e.plan->entry() +
                 "': the logits lie outside their buffer");
   lastLogits_ = bases[result.buffer] + offset * sizeof(float);
-  logitsFetched_ = false;
   if (hasArgmax_)
     d.check(d.cuMemcpyDtoHAsync(&argmax_, bound_.at("output:argmax").ptr,
                                 sizeof(int32_t), stream_),

@@ -364,9 +364,7 @@ int main(int argc, char **argv) {
     for (unsigned i = 0, e = prefill.getNumArguments(); i < e; ++i)
       if (auto binding =
               prefill.getArgAttrOfType<StringAttr>(i, kBindingAttrName))
-        numWeights += !binding.getValue().starts_with("input:") &&
-                      !binding.getValue().starts_with("kv_cache:") &&
-                      !binding.getValue().starts_with("output:");
+        numWeights += isWeightBinding(binding.getValue());
   std::optional<llvm::json::Object> manifest;
   if (emitOpt == Emit::Artifact) {
     // The CUDA target's description is complete once its kernels exist.

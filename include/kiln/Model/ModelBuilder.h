@@ -17,6 +17,14 @@ constexpr llvm::StringLiteral kDecodeStepFuncName = "decode_step";
 /// KV-cache buffer an entry-point argument binds to.
 constexpr llvm::StringLiteral kBindingAttrName = "llm.binding";
 
+/// Whether an `llm.binding` names a weight (by its Hugging Face tensor
+/// name), rather than an input (`input:`), a KV cache (`kv_cache:`) or a
+/// buffer the entry writes (`output:`).
+inline bool isWeightBinding(llvm::StringRef binding) {
+  return !binding.starts_with("input:") && !binding.starts_with("kv_cache:") &&
+         !binding.starts_with("output:");
+}
+
 /// Unit attribute marking the entry points a runtime calls.
 constexpr llvm::StringLiteral kEntryAttrName = "llm.entry";
 

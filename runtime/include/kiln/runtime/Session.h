@@ -13,8 +13,8 @@
 #define KILN_RUNTIME_SESSION_H
 
 #include "kiln/runtime/Artifact.h"
-#include "kiln/runtime/Error.h"
 #include "kiln/runtime/CpuKernels.h"
+#include "kiln/runtime/Error.h"
 #include "kiln/runtime/WeightStore.h"
 #include "kiln/runtime/Workspace.h"
 
